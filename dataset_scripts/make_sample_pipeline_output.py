@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-from hardmo_hf.data.sample import DEFAULT_SAMPLE_CLASSES, make_sample_pipeline_output  # noqa: E402
+from hardmo_hf.data.sample import DEFAULT_SAMPLE_CLASSES, make_sample_pipeline_output
 
 
 def main(argv: list[str] | None = None) -> int:
