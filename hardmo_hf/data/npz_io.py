@@ -65,6 +65,9 @@ class NpzArchive:
     def __contains__(self, key: str) -> bool:
         return key in self._members
 
+    def __iter__(self):
+        return iter(self.keys())
+
     def _header(self, key: str) -> tuple[tuple[int, ...], bool, np.dtype, int]:
         """``(shape, fortran_order, dtype, header_bytes)`` of member ``key``."""
         if key not in self._headers:
