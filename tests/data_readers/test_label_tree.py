@@ -330,5 +330,7 @@ def test_option_and_unit_errors(tmp_path):
         list(label_tree.read_unit(root, "samba/0001"))
     with pytest.raises(FileNotFoundError, match="no foot label tree"):
         list(label_tree.read_unit(root, "foot/samba/0001"))
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        list(label_tree.read_unit(root, "normal/samba/0002"))
     with pytest.raises(FileNotFoundError):
         label_tree.list_units(tmp_path / "missing")

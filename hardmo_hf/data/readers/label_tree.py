@@ -266,6 +266,8 @@ def read_unit(root, unit: str, **options) -> Iterator[PersonRecord | Reject]:
     tree = layout.tree(subset)
     if tree is None:
         raise FileNotFoundError(f"{layout.root}: no {subset} label tree for unit {unit!r}")
+    if not (tree / category / clip_id).is_dir():
+        raise FileNotFoundError(f"{tree / category / clip_id} does not exist (unit {unit!r})")
     subjects = cached_subject_map(layout.subject_map)
     normal_dir = layout.normal / category / clip_id
     normal_rel = f"normal/{category}/{clip_id}"
