@@ -233,3 +233,12 @@ def test_humandata_bad_inputs(tmp_path):
     assert not records and {r.reason for r in rejects} == {"missing_image"}
     assert isinstance(next(humandata.read_unit(path, humandata.list_units(path)[0],
                                                image_root=str(tmp_path / "img"))), PersonRecord)
+
+
+def test_compressed_rows_stream_forward(tmp_path):
+    data = np.arange(5000 * 6, dtype=np.float32).reshape(5000, 2, 3)
+    np.savez_compressed(tmp_path / "packed.npz", a=data, names=np.array([f"n{i}" for i in range(5000)]))
+    with NpzArchive(tmp_path / "packed.npz") as archive:
+        for start, stop in ((0, 100), (100, 2500), (2600, 5000), (10, 20), (4990, 6000)):
+            assert np.array_equal(archive.rows("a", start, stop), data[start:stop])
+        assert list(archive.rows("names", 3, 5)) == ["n3", "n4"]

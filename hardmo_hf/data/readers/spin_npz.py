@@ -182,7 +182,7 @@ def _rows(archive: NpzArchive, key: str, start: int, stop: int):
     """Rows ``start:stop`` of ``key`` with their expected per-row shape, or ``None`` when absent."""
     if key not in archive:
         return None
-    values = np.asarray(archive.array(key)[start:stop])
+    values = archive.rows(key, start, stop)
     tail = ROW_KEYS[key]
     if tail is None or values.shape[1:] == tail:
         return values
