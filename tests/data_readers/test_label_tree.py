@@ -334,3 +334,19 @@ def test_option_and_unit_errors(tmp_path):
         list(label_tree.read_unit(root, "normal/samba/0002"))
     with pytest.raises(FileNotFoundError):
         label_tree.list_units(tmp_path / "missing")
+
+
+def test_write_label_is_read_back_and_validates(tmp_path):
+    from hardmo_hf.data.writers import write_label
+
+    clip = tmp_path / "out" / "normal" / "rumba" / "0001"
+    clip.mkdir(parents=True)
+    (clip / "000000.jpeg").write_bytes(image_bytes())
+    label = person_label(extra_info={"track_id": 4})
+    write_label(clip / "000000_4.pyd", {**label, "keypoints_2d": label["keypoints_2d"].astype(np.float64)})
+    assert [p.name for p in clip.iterdir() if p.name.startswith(".")] == []  # no temporary file left
+    [record] = label_tree.read_unit(tmp_path / "out", "normal/rumba/0001")
+    assert np.allclose(record.keypoints_2d, label["keypoints_2d"]) and record.extra["extra_info"] == {"track_id": 4}
+    with pytest.raises(ValueError, match="wrong_shape"):
+        write_label(clip / "000001_4.pyd", person_label(betas=np.zeros(11)))
+    assert not (clip / "000001_4.pyd").exists()

@@ -26,6 +26,7 @@ Work units are row ranges ``"<file>[<start>:<stop>]"``.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
@@ -71,7 +72,7 @@ _FINGERTIPS = np.array([HUMANDATA_INDEX[name] for name in _FINGERTIP_NAMES])
 _WHOLEBODY = np.array(sorted({HUMANDATA_INDEX[name] for name in HUMANDATA_WHOLEBODY133_NAMES}))
 _LABEL44 = np.array([HUMANDATA_INDEX[name] for name in HUMANDATA_LABEL44_NAMES])
 
-__all__ = ["FORMAT", "list_units", "read_unit"]
+__all__ = ["FORMAT", "OPTIONS", "list_units", "read_unit"]
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,9 @@ class _Options:
     def __post_init__(self):
         check_option("subset", self.subset, SUBSETS)
         check_option("image_check", self.image_check, IMAGE_CHECKS)
+
+
+OPTIONS = tuple(f.name for f in dataclasses.fields(_Options))  # the keyword options of both calls
 
 
 def _options(options: dict) -> _Options:
