@@ -40,6 +40,7 @@ from .geometry_hardmo import (
 )
 from .heads_hardmo import IEFRegressorHead, SMPLTransformerDecoderHead
 from .hrnet_hardmo import HardMoHRNet
+from .keypoints_hardmo import SMPLX45_TO_WHOLEBODY33
 from .loss_hardmo import compute_mesh_recovery_loss
 
 INIT_CAM = (0.9, 0.0, 0.0)  # random-init camera: a person filling ~90% of the crop
@@ -185,44 +186,48 @@ class HardMoPreTrainedModel(PreTrainedModel):
                 cam_t = weak_perspective_to_translation(cam, float(config.focal_length), config.image_size, reciprocal_division=True)
             else:
                 cam_t = weak_perspective_to_translation(cam, focal_length, config.image_size)
-            output = HardMoMeshOutput(
-                global_orient=rotmats[:, :1],
-                body_pose=rotmats[:, 1:],
-                betas=betas,
-                pred_cam=cam,
-                pred_cam_t=cam_t,
-                focal_length=focal_length,
-                pred_pose_6d=pose_6d,
+            fields = {
+                "global_orient": rotmats[:, :1],
+                "body_pose": rotmats[:, 1:],
+                "betas": betas,
+                "pred_cam": cam,
+                "pred_cam_t": cam_t,
+                "focal_length": focal_length,
+                "pred_pose_6d": pose_6d,
                 **extra,
-            )
+            }
             if self.body_model is not None:
-                self._add_body_outputs(output)
+                fields.update(self._body_outputs(fields))
+            output = HardMoMeshOutput(**fields)
             if labels is not None:
-                output.loss, _ = compute_mesh_recovery_loss(config, output, labels, body_output=self.body_model is not None)
+                loss, _ = compute_mesh_recovery_loss(config, output, labels, body_output=self.body_model is not None)
+                output = HardMoMeshOutput(loss=loss, **fields)  # built once more so that loss comes first
         return output
 
-    def _add_body_outputs(self, output: HardMoMeshOutput) -> None:
+    def _body_outputs(self, fields: dict) -> dict:
+        """Mesh, joints and projected keypoints from the attached body model (float32)."""
         body_model = self.body_model
-        device = output.betas.device
+        device = fields["betas"].device
         if next(iter(body_model.buffers()), torch.empty(0, device=device)).device != device:
             body_model.to(device)
-        body = body_model(global_orient=output.global_orient, body_pose=output.body_pose, betas=output.betas)
-        vertices, joints = _field(body, "vertices"), _field(body, "joints45", "joints")
-        keypoints_3d = _keypoints44(body)
-        crop_focal = output.focal_length / self.config.image_size
+        body = body_model(global_orient=fields["global_orient"], body_pose=fields["body_pose"], betas=fields["betas"])
+        joints = _field(body, "joints45", "joints")
+        crop_focal = fields["focal_length"] / self.config.image_size
 
         def project(points):
-            return perspective_projection(points, output.pred_cam_t, crop_focal)
+            return perspective_projection(points, fields["pred_cam_t"], crop_focal)
 
-        from .keypoints_hardmo import SMPLX45_TO_WHOLEBODY33
-
-        output.vertices = vertices
-        output.joints = joints
-        output.joints_2d = project(joints)
-        output.wholebody_2d = output.joints_2d[:, list(SMPLX45_TO_WHOLEBODY33)]
+        joints_2d = project(joints)
+        outputs = {
+            "vertices": _field(body, "vertices"),
+            "joints": joints,
+            "joints_2d": joints_2d,
+            "wholebody_2d": joints_2d[:, list(SMPLX45_TO_WHOLEBODY33)],
+        }
+        keypoints_3d = _keypoints44(body)
         if keypoints_3d is not None:
-            output.keypoints_3d = keypoints_3d
-            output.keypoints_2d = project(keypoints_3d)
+            outputs.update(keypoints_3d=keypoints_3d, keypoints_2d=project(keypoints_3d))
+        return outputs
 
     def compute_loss(self, outputs: HardMoMeshOutput, labels: dict) -> tuple[torch.Tensor, dict]:
         """``(loss, {"loss_<term>": unweighted term})`` for outputs of this model (see ``loss_hardmo``)."""

@@ -31,6 +31,7 @@ def test_attached_body_model_outputs(kind, synthetic_smpl_dir):
     assert out.keypoints_3d.shape == (2, 44, 3) and out.keypoints_2d.shape == (2, 44, 2)
     assert out.joints_2d.shape == (2, 45, 2) and out.wholebody_2d.shape == (2, 33, 2)
     assert all(t.dtype == torch.float32 for t in (out.vertices, out.joints_2d, out.wholebody_2d))
+    assert {"vertices", "joints", "keypoints_3d", "keypoints_2d", "joints_2d", "wholebody_2d"} <= set(out.keys())
     # Crop-normalised perspective projection with focal f / S and the principal point at the crop centre.
     camera = out.joints + out.pred_cam_t[:, None]
     expected = camera[..., :2] / camera[..., 2:] * (out.focal_length[:, None] / size)
@@ -108,7 +109,7 @@ def test_loss_terms_and_errors(synthetic_smpl_dir, images):
     model.attach_body_model(synthetic_smpl_dir)
     out = model(images, labels=labels)
     loss, terms = model.compute_loss(out, labels)
-    assert torch.allclose(out.loss, loss)
+    assert torch.allclose(out.loss, loss) and out.to_tuple()[0] is out.loss  # loss first, as the Trainer expects
     assert set(terms) == {
         "loss_keypoints_2d", "loss_keypoints_3d", "loss_hand_keypoints_2d", "loss_global_orient", "loss_body_pose",
         "loss_betas",
