@@ -234,22 +234,30 @@ def keypoint_l2(pred_crop: torch.Tensor, gt_crop: torch.Tensor) -> torch.Tensor:
     Returns:
         ``(B,)`` (unitless: squared fractions of the crop side).
     """
+    conf = gt_crop[..., 2]
     err = ((pred_crop - gt_crop[..., :2]) ** 2).sum(dim=-1)
-    return (gt_crop[..., 2] * err).mean(dim=-1)
+    # A keypoint with confidence 0 contributes 0 even when its prediction is undefined (J19 rows without
+    # a J19 regressor are NaN).
+    return torch.where(conf > 0, conf * err, torch.zeros_like(err)).mean(dim=-1)
 
 
 # ----------------------------------------------------------------------------------------------------
 # Rotations
 # ----------------------------------------------------------------------------------------------------
 def geodesic_angle(pred: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
-    """Angle of ``pred^T gt`` in radians, ``(..., 3, 3)`` x2 -> ``(...)``.
+    """Angle of the relative rotation ``pred^T gt`` in radians, ``(..., 3, 3)`` x2 -> ``(...)``, in ``[0, pi]``.
 
-    ``(trace - 1) / 2`` is clamped to ``[-1, 1]`` before ``acos``: float rounding can push it just past 1
-    for identical rotations, where the authors' code returns NaN.
+    The authors compute ``acos((trace - 1) / 2)``, which is NaN when float rounding pushes the argument past
+    +-1 (identical rotations often do) and loses precision near 0. We compute the same angle as
+    ``atan2(|sin|, cos)`` with ``cos = (trace - 1) / 2`` and ``sin`` from the antisymmetric part, in float64:
+    equal where ``acos`` is defined, never NaN, and exactly 0 for identical rotations.
     """
-    relative = pred.transpose(-1, -2) @ gt
+    relative = pred.double().transpose(-1, -2) @ gt.double()
     cos = (relative.diagonal(dim1=-2, dim2=-1).sum(dim=-1) - 1.0) / 2.0
-    return torch.acos(cos.clamp(-1.0, 1.0))
+    axis = torch.stack([relative[..., 2, 1] - relative[..., 1, 2], relative[..., 0, 2] - relative[..., 2, 0],
+                        relative[..., 1, 0] - relative[..., 0, 1]], dim=-1)
+    sin = 0.5 * torch.linalg.vector_norm(axis, dim=-1)
+    return torch.atan2(sin, cos).to(pred.dtype)
 
 
 def angle_bias(
