@@ -1,6 +1,6 @@
 """Reading one HardMo dataset row (as ``datasets`` streams it) into numpy labels and an image.
 
-Units (those of the dataset card): keypoints in full-image pixels + confidence, ``center`` in px,
+Column names follow :mod:`hardmo_hf.data.schema`. Units (those of the dataset card): keypoints in full-image pixels + confidence, ``center`` in px,
 ``scale`` = box side / 200 px, SMPL axis-angle in radians.
 """
 
@@ -48,7 +48,8 @@ def row_labels(row: dict) -> dict:
         "scale": float(np.asarray(row.get("scale")).reshape(-1)[0]),
     }
     labels["box_size"] = labels["scale"] * BBOX_SCALE_UNIT
-    labels["image_size"] = np.array([float(row.get("width") or 0), float(row.get("height") or 0)], np.float32)
+    labels["image_size"] = np.array([float(row.get("image_width") or 0), float(row.get("image_height") or 0)],
+                                    np.float32)
     has_pose = _flag(row, "has_body_pose") and row.get("body_pose") is not None
     has_betas = _flag(row, "has_betas") and row.get("betas") is not None
     labels["has_smpl"] = bool(has_pose and has_betas)

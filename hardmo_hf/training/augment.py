@@ -191,37 +191,37 @@ def mirror_matrix(crop_size: int) -> np.ndarray:
     return np.array([[-1.0, 0.0, float(crop_size)], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
 
 
-def warp_image(image: np.ndarray | torch.Tensor, matrix: np.ndarray, crop_size: int) -> torch.Tensor:
+def warp_image(image: np.ndarray, matrix: np.ndarray, crop_size: int) -> torch.Tensor:
     """Bilinear warp with a zero border: crop pixel ``q`` samples the image at ``matrix^-1 q``.
 
     Sampling positions are computed in float64, so a crop aligned with the pixel grid copies pixels exactly.
+    NumPy gathers from the (uint8) image directly: only the ``4 S^2`` samples are converted to float, and no
+    intra-op thread pool competes with the DataLoader workers.
 
     Args:
-        image: (H, W, 3) uint8 or float array in [0, 255].
+        image: (H, W, C) uint8 or float array in [0, 255].
         matrix: 3x3 full-image px -> crop px (see :func:`crop_matrix`).
     Returns:
-        (3, crop_size, crop_size) float32 tensor in [0, 255].
+        (C, crop_size, crop_size) float32 tensor in [0, 255].
     """
-    img = torch.as_tensor(np.ascontiguousarray(image)).to(torch.float32)
-    h, w = img.shape[:2]
-    inv = torch.as_tensor(np.linalg.inv(matrix), dtype=torch.float64)
-    ys, xs = torch.meshgrid(torch.arange(crop_size, dtype=torch.float64),
-                            torch.arange(crop_size, dtype=torch.float64), indexing="ij")
-    src_x = inv[0, 0] * xs + inv[0, 1] * ys + inv[0, 2]
-    src_y = inv[1, 0] * xs + inv[1, 1] * ys + inv[1, 2]
-    x0, y0 = torch.floor(src_x), torch.floor(src_y)
-    fx, fy = (src_x - x0).to(torch.float32), (src_y - y0).to(torch.float32)
-    x0, y0 = x0.to(torch.int64), y0.to(torch.int64)
-    flat = img.reshape(h * w, -1)
-    out = torch.zeros(crop_size, crop_size, img.shape[2], dtype=torch.float32)
+    image = np.asarray(image)
+    h, w, channels = image.shape
+    inv = np.linalg.inv(matrix)
+    grid = np.arange(crop_size, dtype=np.float64)
+    src_x = inv[0, 0] * grid[None, :] + inv[0, 1] * grid[:, None] + inv[0, 2]
+    src_y = inv[1, 0] * grid[None, :] + inv[1, 1] * grid[:, None] + inv[1, 2]
+    x0, y0 = np.floor(src_x), np.floor(src_y)
+    fx, fy = (src_x - x0).astype(np.float32), (src_y - y0).astype(np.float32)
+    x0, y0 = x0.astype(np.int64), y0.astype(np.int64)
+    flat = image.reshape(h * w, channels)
+    out = np.zeros((crop_size, crop_size, channels), dtype=np.float32)
     for dy, wy in ((0, 1.0 - fy), (1, fy)):
         for dx, wx in ((0, 1.0 - fx), (1, fx)):
             xi, yi = x0 + dx, y0 + dy
-            inside = (xi >= 0) & (xi < w) & (yi >= 0) & (yi < h)
-            index = (yi.clamp(0, h - 1) * w + xi.clamp(0, w - 1)).reshape(-1)
-            weight = torch.where(inside, wx * wy, torch.zeros_like(wx))
-            out += flat[index].reshape(crop_size, crop_size, -1) * weight[..., None]
-    return out.permute(2, 0, 1).contiguous()
+            weight = np.where((xi >= 0) & (xi < w) & (yi >= 0) & (yi < h), wx * wy, np.float32(0.0))
+            index = np.clip(yi, 0, h - 1) * w + np.clip(xi, 0, w - 1)
+            out += flat[index].astype(np.float32) * weight[..., None]
+    return torch.from_numpy(np.ascontiguousarray(out.transpose(2, 0, 1)))
 
 
 def image_to_crop_frame(points: np.ndarray, matrix: np.ndarray, crop_size: int) -> np.ndarray:
