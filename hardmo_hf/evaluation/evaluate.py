@@ -83,6 +83,31 @@ class Predictions:
     box_size: torch.Tensor  # (B,) px
 
 
+class ProcessorCrops:
+    """Runs in the data workers: decode the image and cut the model's crop around the row's box."""
+
+    def __init__(self, processor):
+        self.processor = processor
+
+    def __call__(self, row: dict, labels: dict) -> dict:
+        half = 0.5 * labels["box_size"]
+        cx, cy = (float(v) for v in labels["center"])
+        box = np.array([[cx - half, cy - half, cx + half, cy + half]], dtype=np.float32)
+        inputs = self.processor(images=[row_image(row)], boxes=[box], return_tensors="pt")
+        return {
+            "pixel_values": inputs["pixel_values"][0],
+            "crop_center": torch.as_tensor(inputs["box_center"], dtype=torch.float32).reshape(-1, 2)[0],
+            "crop_size": torch.as_tensor(inputs["box_size"], dtype=torch.float32).reshape(-1)[0],
+        }
+
+
+class LabelBoxes:
+    """The oracle needs no image: the row's own box stands for the crop box."""
+
+    def __call__(self, row: dict, labels: dict) -> dict:
+        return {"crop_center": torch.as_tensor(labels["center"]), "crop_size": torch.tensor(labels["box_size"])}
+
+
 class ModelPredictor:
     """A HardMo model folder or Hub repo, with its image processor; crops in the data workers."""
 
@@ -97,18 +122,7 @@ class ModelPredictor:
         self.body = body
         self.device = device
         self.name = Path(model).name if Path(model).exists() else model
-
-    def prepare(self, row: dict, labels: dict) -> dict:
-        """Runs in a data worker: decode the image and cut the model's crop around the row's box."""
-        half = 0.5 * labels["box_size"]
-        cx, cy = (float(v) for v in labels["center"])
-        box = np.array([[cx - half, cy - half, cx + half, cy + half]], dtype=np.float32)
-        inputs = self.processor(images=[row_image(row)], boxes=[box], return_tensors="pt")
-        return {
-            "pixel_values": inputs["pixel_values"][0],
-            "crop_center": torch.as_tensor(inputs["box_center"], dtype=torch.float32).reshape(-1, 2)[0],
-            "crop_size": torch.as_tensor(inputs["box_size"], dtype=torch.float32).reshape(-1)[0],
-        }
+        self.preparer = ProcessorCrops(self.processor)
 
     @torch.inference_mode()
     def predict(self, batch: dict) -> Predictions:
@@ -145,9 +159,7 @@ class LabelsAsPredictions:
     def __init__(self, body: EvaluationBodyModel, device: torch.device):
         self.body = body
         self.device = device
-
-    def prepare(self, row: dict, labels: dict) -> dict:
-        return {"crop_center": torch.as_tensor(labels["center"]), "crop_size": torch.tensor(labels["box_size"])}
+        self.preparer = LabelBoxes()
 
     @torch.inference_mode()
     def predict(self, batch: dict) -> Predictions:
@@ -163,15 +175,15 @@ class LabelsAsPredictions:
 # Data
 # ----------------------------------------------------------------------------------------------------
 class PreparedRows(torch.utils.data.IterableDataset):
-    """A streaming split with each row turned into tensors by ``predictor.prepare`` (in the DataLoader workers)."""
+    """A streaming split with each row turned into tensors by ``prepare`` (in the DataLoader workers)."""
 
     LABEL_TENSORS = ("keypoints_2d", "hand_keypoints_2d", "global_orient", "body_pose", "betas", "center",
                      "image_size")
 
-    def __init__(self, stream, predictor, pck_norm: str):
+    def __init__(self, stream, prepare, pck_norm: str):
         super().__init__()
         self.stream = stream
-        self.predictor = predictor
+        self.prepare = prepare
         self.pck_norm = pck_norm
 
     def __iter__(self):
@@ -183,7 +195,7 @@ class PreparedRows(torch.utils.data.IterableDataset):
                 labels["box_size"] if self.pck_norm == "bbox" else float(labels["image_size"].max()))
             item["sample_id"] = labels["sample_id"]
             item["category"] = labels["category"]
-            item.update(self.predictor.prepare(row, labels))
+            item.update(self.prepare(row, labels))
             yield item
 
 
@@ -223,7 +235,7 @@ def evaluate(settings: EvaluationSettings) -> dict:
     num_shards = getattr(stream, "num_shards", None) or getattr(stream, "n_shards", 1)
     workers = max(0, min(settings.num_workers, num_shards))
     loader = torch.utils.data.DataLoader(
-        PreparedRows(stream, predictor, settings.pck_norm), batch_size=settings.batch_size, num_workers=workers,
+        PreparedRows(stream, predictor.preparer, settings.pck_norm), batch_size=settings.batch_size, num_workers=workers,
         persistent_workers=False, prefetch_factor=4 if workers else None,
     )
 

@@ -248,3 +248,29 @@ def test_pck_is_monotone_in_the_threshold_and_bounded(seed, k, b):
     finite = avg[~torch.isnan(avg)]
     assert ((finite >= 0) & (finite <= 1)).all()
     assert (np.diff(finite.numpy()) >= 0).all()
+
+
+def test_pck_equals_the_authors_crop_frame_formulation():
+    """The authors compute PCK on crop-normalised keypoints (``(px - centre) / box_size``, box_size = the
+    aspect-expanded crop side) rescaled by ``box_size / (scale * 200)``, with a normaliser of 1, per keypoint
+    over the split and averaged over keypoints. In pixels that is distance / (scale * 200): same numbers."""
+    rng = np.random.default_rng(0)
+    n, k = 40, 17
+    scale = rng.uniform(0.5, 2.0, n)
+    box = scale * 200
+    crop_side = box * 256 / 192  # HMR2: square box grown to 192:256, then the longer side
+    centre = rng.uniform(100, 500, (n, 2))
+    gt = np.concatenate([centre[:, None] + rng.normal(0, 40, (n, k, 2)), rng.uniform(0, 1, (n, k, 1))], axis=-1)
+    pred = gt[..., :2] + rng.normal(0, 6, (n, k, 2))
+
+    # Authors' formulation, written out in numpy.
+    expand = crop_side / box
+    gt_n = (gt[..., :2] - centre[:, None]) / crop_side[:, None, None] * expand[:, None, None]
+    pred_n = (pred - centre[:, None]) / crop_side[:, None, None] * expand[:, None, None]
+    mask = gt[..., 2] > 0.5
+    dist = np.linalg.norm(pred_n - gt_n, axis=-1)
+    for thr in (0.01, 0.05, 0.1):
+        acc = [(dist[mask[:, j], j] < thr).mean() for j in range(k) if mask[:, j].any()]
+        correct, valid = M.pck_hits(torch.tensor(pred), torch.tensor(gt), torch.tensor(box), thresholds=(thr,))
+        _, avg = M.pck_from_counts(correct.sum(1), valid.sum(0))
+        assert avg.item() == pytest.approx(float(np.mean(acc)), abs=1e-12)
