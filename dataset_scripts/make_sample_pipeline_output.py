@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     summary = make_sample_pipeline_output(
         args.out_dir, seed=args.seed, frames_per_clip=args.frames_per_clip, clips_per_class=args.clips_per_class,
         classes=[c.strip() for c in args.classes.split(",") if c.strip()], image_size=(width, height),
-        include_bad_records=not args.no_bad_records,
+        include_bad_records=not args.no_bad_records, progress=True,
     )
     text = json.dumps(summary.to_json(), indent=2)
     if args.summary:

@@ -4,6 +4,7 @@ For tests and benchmarks: readers are tested on small files these make, and the 
 streaming the built dataset against 4D-Humans webdataset tars of the same samples. Each writer is the
 inverse of its reader (up to the documented conversions) and deterministic: same records, same bytes.
 
+* :func:`write_label`: one ``.pyd`` label of the pipeline output format (validated, written atomically);
 * :func:`write_webdataset`: tar shards ``<key>.jpg|png`` + ``<key>.data.pyd`` (key
   ``<category>/<clip_id>/<frame:06d>``), one key per frame with a list of person dicts;
 * :func:`write_spin_npz`: one SPIN-style (``pose``/``shape``/``openpose``/``part``, scale box/200) or
@@ -18,6 +19,7 @@ inverse of its reader (up to the documented conversions) and deterministic: same
 from __future__ import annotations
 
 import io
+import os
 import pickle
 import tarfile
 from collections.abc import Iterable
@@ -35,7 +37,7 @@ from ..constants import (
 )
 from .record import PersonRecord
 
-__all__ = ["frame_key", "write_humandata", "write_spin_npz", "write_webdataset"]
+__all__ = ["frame_key", "write_humandata", "write_label", "write_spin_npz", "write_webdataset"]
 
 PICKLE_PROTOCOL = 4
 _EXTENSION = {"jpeg": "jpg", "png": "png"}
@@ -85,6 +87,29 @@ def _person_dict(record: PersonRecord) -> dict:
     return person
 
 
+def write_label(path, label: dict) -> Path:
+    """Write one label of ``docs/pipeline_output_format.md`` to ``path`` (``<frame>_<person>.pyd``).
+
+    The label is first checked as the label-tree reader checks it (a ``ValueError`` names the problem), then
+    pickled with numpy float32 arrays and written under a temporary name that is renamed when complete, so
+    a killed writer never leaves a half-written label.
+    """
+    from .readers._common import RecordError, parse_person_label
+
+    path = Path(path)
+    try:
+        parse_person_label(label)
+    except RecordError as exc:
+        raise ValueError(f"{path}: {exc}") from None
+    clean = {key: np.asarray(value, dtype=np.float32) if isinstance(value, (np.ndarray, list, tuple)) else value
+             for key, value in label.items()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_bytes(pickle.dumps(clean, protocol=PICKLE_PROTOCOL))
+    os.replace(temporary, path)
+    return path
+
+
 def _or_zeros(value, size: int) -> np.ndarray:
     return np.zeros(size, dtype=np.float32) if value is None else np.asarray(value, dtype=np.float32).reshape(size)
 
@@ -114,7 +139,7 @@ def write_webdataset(records: Iterable[PersonRecord], out_dir, frames_per_shard:
                 if tar is not None:
                     tar.close()
                 paths.append(out / f"{len(paths):06d}.tar")
-                tar = tarfile.open(paths[-1], "w", format=tarfile.PAX_FORMAT)
+                tar = tarfile.open(paths[-1], "w", format=tarfile.PAX_FORMAT)  # noqa: SIM115 (closed below)
                 count = 0
             first = people[0]
             _add(tar, f"{key}.{_EXTENSION[first.image_format]}", first.image_bytes)

@@ -26,6 +26,7 @@ Work units are row ranges ``"<file>[<start>:<stop>]"``.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
@@ -71,7 +72,7 @@ _FINGERTIPS = np.array([HUMANDATA_INDEX[name] for name in _FINGERTIP_NAMES])
 _WHOLEBODY = np.array(sorted({HUMANDATA_INDEX[name] for name in HUMANDATA_WHOLEBODY133_NAMES}))
 _LABEL44 = np.array([HUMANDATA_INDEX[name] for name in HUMANDATA_LABEL44_NAMES])
 
-__all__ = ["FORMAT", "list_units", "read_unit"]
+__all__ = ["FORMAT", "OPTIONS", "list_units", "read_unit"]
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,9 @@ class _Options:
     def __post_init__(self):
         check_option("subset", self.subset, SUBSETS)
         check_option("image_check", self.image_check, IMAGE_CHECKS)
+
+
+OPTIONS = tuple(f.name for f in dataclasses.fields(_Options))  # the keyword options of both calls
 
 
 def _options(options: dict) -> _Options:
@@ -184,7 +188,7 @@ def _mask(archive: NpzArchive, key: str, compressed: bool, source: str) -> np.nd
 
 
 def _padded(archive: NpzArchive, key: str, mask: np.ndarray, compressed: bool, start: int, stop: int) -> np.ndarray:
-    values = np.asarray(archive.array(key)[start:stop], dtype=np.float32)
+    values = np.asarray(archive.rows(key, start, stop), dtype=np.float32)
     if not compressed:
         return values
     full = np.zeros((len(values), NUM_HUMANDATA_KEYPOINTS, values.shape[2]), dtype=np.float32)
@@ -208,11 +212,11 @@ def _columns(data: _FileData, start: int, stop: int) -> dict:
             raise RecordError("wrong_shape", f"keypoints3d has {kp3d.shape[2]} columns, expected 4")
         keypoints_3d = kp3d[:, _LABEL44].copy()
         keypoints_3d[:, data.mask3d[_LABEL44] == 0] = 0.0
-    bbox = np.asarray(archive.array("bbox_xywh")[start:stop], dtype=np.float64)
+    bbox = np.asarray(archive.rows("bbox_xywh", start, stop), dtype=np.float64)
     if bbox.ndim != 2 or bbox.shape[1] not in (4, 5):
         raise RecordError("wrong_shape", f"bbox_xywh has rows of shape {bbox.shape[1:]}, expected (4,) or (5,)")
     columns = {
-        "imgname": np.asarray(archive.array("image_path")[start:stop]),
+        "imgname": archive.rows("image_path", start, stop),
         "center": bbox[:, :2] + bbox[:, 2:4] / 2,
         "scale": np.where(bbox[:, 2:4].min(axis=1) > 0, bbox[:, 2:4].max(axis=1) / BBOX_SCALE_UNIT, 0.0),
         "keypoints_2d": humandata_to_label44(kp190, data.mask2d), "hand_keypoints_2d": hand,
@@ -227,7 +231,7 @@ def _columns(data: _FileData, start: int, stop: int) -> dict:
     if data.smpl is not None and "betas" in data.smpl:
         columns["betas"] = np.asarray(data.smpl["betas"][start:stop], dtype=np.float64).reshape(n, -1)
     if data.smpl is not None:
-        has = np.asarray(archive.array("has_smpl")[start:stop]).reshape(n) if "has_smpl" in archive else np.ones(n)
+        has = archive.rows("has_smpl", start, stop).reshape(n) if "has_smpl" in archive else np.ones(n)
         columns["has_body_pose"] = columns["has_betas"] = has
     return columns
 

@@ -20,6 +20,7 @@ every image without a label ends as a record or a :class:`~hardmo_hf.data.record
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import re
@@ -53,7 +54,7 @@ _SMPL_BETA_KEYS = ("betas", "has_betas")
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["FORMAT", "LabelTreeLayout", "list_units", "read_unit", "resolve_layout"]
+__all__ = ["FORMAT", "OPTIONS", "LabelTreeLayout", "list_units", "read_unit", "resolve_layout"]
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,9 @@ class _Options:
         for subset in self.subsets:
             check_option("subset", subset, SUBSETS)
         check_option("image_check", self.image_check, IMAGE_CHECKS)
+
+
+OPTIONS = tuple(f.name for f in dataclasses.fields(_Options))  # the keyword options of both calls
 
 
 def _options(options: dict) -> _Options:
@@ -266,6 +270,8 @@ def read_unit(root, unit: str, **options) -> Iterator[PersonRecord | Reject]:
     tree = layout.tree(subset)
     if tree is None:
         raise FileNotFoundError(f"{layout.root}: no {subset} label tree for unit {unit!r}")
+    if not (tree / category / clip_id).is_dir():
+        raise FileNotFoundError(f"{tree / category / clip_id} does not exist (unit {unit!r})")
     subjects = cached_subject_map(layout.subject_map)
     normal_dir = layout.normal / category / clip_id
     normal_rel = f"normal/{category}/{clip_id}"

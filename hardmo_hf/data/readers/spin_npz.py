@@ -39,6 +39,7 @@ memory-mapped (uncompressed archives), so a unit reads only its rows.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -85,7 +86,7 @@ ROW_KEYS = {
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["FORMAT", "SCALE_UNITS", "detect_scale_units", "list_units", "read_unit"]
+__all__ = ["FORMAT", "OPTIONS", "SCALE_UNITS", "detect_scale_units", "list_units", "read_unit"]
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,9 @@ class _Options:
         check_option("scale_units", self.scale_units, SCALE_UNITS)
         check_option("subset", self.subset, SUBSETS)
         check_option("image_check", self.image_check, IMAGE_CHECKS)
+
+
+OPTIONS = tuple(f.name for f in dataclasses.fields(_Options))  # the keyword options of both calls
 
 
 def _options(options: dict) -> _Options:
@@ -182,7 +186,7 @@ def _rows(archive: NpzArchive, key: str, start: int, stop: int):
     """Rows ``start:stop`` of ``key`` with their expected per-row shape, or ``None`` when absent."""
     if key not in archive:
         return None
-    values = np.asarray(archive.array(key)[start:stop])
+    values = archive.rows(key, start, stop)
     tail = ROW_KEYS[key]
     if tail is None or values.shape[1:] == tail:
         return values

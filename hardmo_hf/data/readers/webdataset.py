@@ -19,6 +19,7 @@ read counts as one record. A truncated shard yields the records of its complete 
 
 from __future__ import annotations
 
+import dataclasses
 import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -45,7 +46,7 @@ IMAGE_MEMBERS = ("jpg", "jpeg", "png")
 LABEL_MEMBERS = ("data.pyd", "pyd")
 IGNORED_MEMBERS = ("detection.npz",)
 
-__all__ = ["FORMAT", "list_units", "read_unit", "shard_paths", "split_member_name"]
+__all__ = ["FORMAT", "OPTIONS", "list_units", "read_unit", "shard_paths", "split_member_name"]
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,9 @@ class _Options:
     def __post_init__(self):
         check_option("subset", self.subset, SUBSETS)
         check_option("image_check", self.image_check, IMAGE_CHECKS)
+
+
+OPTIONS = tuple(f.name for f in dataclasses.fields(_Options))  # the keyword options of both calls
 
 
 def _options(options: dict) -> _Options:
@@ -121,7 +125,7 @@ def read_unit(root, unit: str, **options) -> Iterator[PersonRecord | Reject]:
     key: str | None = None
     members: dict[str, bytes] = {}
     try:
-        tar = tarfile.open(path, mode="r|*")
+        tar = tarfile.open(path, mode="r|*")  # noqa: SIM115 (closed by the `with tar` below)
     except (tarfile.TarError, OSError) as exc:
         yield Reject(unit, "unreadable_tar", f"not a readable tar file ({exc})")
         return
