@@ -1,57 +1,14 @@
 """The HardMo row: one person in one frame, as typed :class:`datasets.Features`.
 
 Every shard of the dataset has exactly this schema (``FEATURES.arrow_schema``, with the ``huggingface`` schema
-metadata, so plain Parquet readers get the typed features too). Columns, units and frames:
-
-==============================  ============================  =====================================================
-column                          type                          meaning / unit
-==============================  ============================  =====================================================
-``image``                       ``Image()``                   the frame's original encoded bytes (JPEG or PNG,
-                                                              never re-encoded); ``path`` is
-                                                              ``<category>/<clip_id>/<frame:06d>.<ext>``. A frame
-                                                              with two people repeats its bytes in both rows.
-``image_width``                 int32                         px
-``image_height``                int32                         px
-``sample_id``                   string                        ``<category>/<clip_id>/<frame:06d>_<person>``,
-                                                              unique within a subset
-``subset``                      string                        ``normal`` | ``foot`` | ``hand``: which label the row
-                                                              carries (raw pseudo-label, or the optimized label of
-                                                              that hard-case subset)
-``category``                    string                        action class (``ballet``, ``taijiquan`` ...)
-``category_group``              string                        ``dance`` | ``martial_arts``
-``clip_id``                     string                        clip folder name, unique within a category
-``subject_id``                  string                        performer; ``<category>/<clip_id>`` when the build
-                                                              had no subject map (the clip is the subject)
-``frame_index``                 int32                         frame number inside the clip
-``person_id``                   int32                         person index inside the frame
-``center``                      float32 (2,)                  box centre, full-image px ``(x, y)``
-``scale``                       float32                       box side / 200 px (SPIN / 4D-Humans convention)
-``bbox_xyxy``                   float32 (4,)                  the same square box in px,
-                                                              ``center -+ 100 * scale``
-``keypoints_2d``                float32 (44,3)                label-44 layout (rows 0-24 OpenPose BODY_25, rows
-                                                              25-43 J19, zeros in HardMo), px + confidence
-``hand_keypoints_2d``           float32 (10,3)                fingertips, left thumb..pinky then right, px + conf.
-``wholebody33_keypoints_2d``    float32 (33,3)                COCO-WholeBody 0..22 + the 10 fingertips (the
-                                                              model-facing subset), px + confidence
-``wholebody133_keypoints_2d``   float32 (133,3) or null       the full COCO-WholeBody points when the source has
-                                                              them, px + raw detector score
-``keypoints_3d``                float32 (44,4) or null        3D joints in m (label frame) + confidence, when the
-                                                              source has them
-``global_orient``               float32 (3,)                  SMPL root orientation, axis-angle, radians
-``body_pose``                   float32 (69,)                 SMPL joints 1..23, axis-angle, radians
-``betas``                       float32 (10,)                 SMPL shape coefficients
-``has_body_pose``               bool                          ``global_orient`` / ``body_pose`` are valid
-``has_betas``                   bool                          ``betas`` are valid
-``raw_global_orient``           float32 (3,) or null          the raw (pre-optimization) pseudo-label of a
-``raw_body_pose``               float32 (69,) or null         ``foot`` / ``hand`` row; null on ``normal`` rows
-``raw_betas``                   float32 (10,) or null         (whose label *is* the raw one)
-``is_foot``                     bool                          the sample belongs to HardMo-Foot
-``is_hand``                     bool                          the sample belongs to HardMo-Hand
-==============================  ============================  =====================================================
+metadata, so plain Parquet readers get the typed features too). :data:`COLUMN_DOCS` gives each column's type,
+unit and frame; the dataset card and ``docs/dataset.md`` print it. In short: images are the original encoded
+bytes (never re-encoded; a frame with two people repeats its bytes in both rows), 2D keypoints are full-image
+px + confidence, ``scale`` is the box side / 200 px, SMPL parameters are axis-angle radians.
 
 Arrays are fixed-size Arrow lists of float32 (``List(..., length=n)``), nested once for ``(K, C)`` keypoints:
-no extension types and no variable-length lists, which keeps ``load_dataset(..., streaming=True)`` cheap per row
-(``benchmarks/bench_streaming.py``).
+no extension types (``Array2D`` costs ~6x more per row to turn into Python) and no variable-length lists,
+which keeps ``load_dataset(..., streaming=True)`` cheap per row (``benchmarks/bench_streaming.py``).
 """
 
 from __future__ import annotations
@@ -76,6 +33,7 @@ from .record import PersonRecord
 
 __all__ = [
     "ARRAY_COLUMNS",
+    "COLUMN_DOCS",
     "COLUMNS",
     "FEATURES",
     "NULLABLE_COLUMNS",
@@ -111,8 +69,49 @@ NULLABLE_COLUMNS = frozenset(
     {"wholebody133_keypoints_2d", "keypoints_3d", "raw_global_orient", "raw_body_pose", "raw_betas"}
 )
 _STRING_COLUMNS = ("sample_id", "subset", "category", "category_group", "clip_id", "subject_id")
-_INT_COLUMNS = ("image_width", "image_height", "frame_index", "person_id")
+_INT32_COLUMNS = ("image_width", "image_height")
+_INT64_COLUMNS = ("frame_index", "person_id")
 _BOOL_COLUMNS = ("has_body_pose", "has_betas", "is_foot", "is_hand")
+
+# Type and meaning of every column (the card and docs print this table).
+COLUMN_DOCS: dict[str, tuple[str, str]] = {
+    "image": ("Image", "the frame's original encoded bytes (JPEG or PNG, never re-encoded); its `path` is "
+                       "`<category>/<clip_id>/<frame:06d>.<ext>`. A frame with two people repeats its bytes"),
+    "image_width": ("int32", "image width, px"),
+    "image_height": ("int32", "image height, px"),
+    "sample_id": ("string", "`<category>/<clip_id>/<frame:06d>_<person>`, unique within a subset"),
+    "subset": ("string", "`normal` | `foot` | `hand`: which label the row carries (the raw pseudo-label, or "
+                         "the optimized label of that hard-case subset)"),
+    "category": ("string", "action class (`ballet`, `taijiquan`, ...)"),
+    "category_group": ("string", "`dance` | `martial_arts`"),
+    "clip_id": ("string", "clip folder name (unique within a category)"),
+    "subject_id": ("string", "performer; `<category>/<clip_id>` when the build had no subject map"),
+    "frame_index": ("int64", "frame number inside the clip"),
+    "person_id": ("int64", "person id inside the frame"),
+    "center": ("float32 (2,)", "box centre `(x, y)`, full-image px"),
+    "scale": ("float32", "box side / 200 px (SPIN / 4D-Humans convention)"),
+    "bbox_xyxy": ("float32 (4,)", "the same square box `center -+ 100 * scale`, px"),
+    "keypoints_2d": ("float32 (44,3)", "label-44 layout (rows 0-24 OpenPose BODY_25, rows 25-43 the J19 "
+                                       "joints, zeros in HardMo): `x, y` px + confidence"),
+    "hand_keypoints_2d": ("float32 (10,3)", "fingertips, left thumb..pinky then right thumb..pinky: px + conf."),
+    "wholebody33_keypoints_2d": ("float32 (33,3)", "COCO-WholeBody 0..22 + the 10 fingertips (the model-facing "
+                                                   "subset): px + confidence"),
+    "wholebody133_keypoints_2d": ("float32 (133,3) or null", "all COCO-WholeBody points when the source has "
+                                                             "them: px + raw detector score"),
+    "keypoints_3d": ("float32 (44,4) or null", "3D joints in m (label frame) + confidence, when the source "
+                                               "has them"),
+    "global_orient": ("float32 (3,)", "SMPL root orientation, axis-angle, radians"),
+    "body_pose": ("float32 (69,)", "SMPL joints 1..23, axis-angle, radians"),
+    "betas": ("float32 (10,)", "SMPL shape coefficients"),
+    "has_body_pose": ("bool", "`global_orient` and `body_pose` are valid"),
+    "has_betas": ("bool", "`betas` are valid"),
+    "raw_global_orient": ("float32 (3,) or null", "raw (pre-optimization) pseudo-label of a `foot` / `hand` "
+                                                  "row; null on `normal` rows"),
+    "raw_body_pose": ("float32 (69,) or null", "raw pseudo-label body pose of a `foot` / `hand` row"),
+    "raw_betas": ("float32 (10,) or null", "raw pseudo-label betas of a `foot` / `hand` row"),
+    "is_foot": ("bool", "the sample belongs to HardMo-Foot"),
+    "is_hand": ("bool", "the sample belongs to HardMo-Hand"),
+}
 
 # Column order of the shards (identity first, then box, keypoints, SMPL, flags).
 COLUMNS = (
@@ -145,8 +144,10 @@ def features():
             spec[name] = Image()
         elif name in _STRING_COLUMNS:
             spec[name] = Value("string")
-        elif name in _INT_COLUMNS:
+        elif name in _INT32_COLUMNS:
             spec[name] = Value("int32")
+        elif name in _INT64_COLUMNS:
+            spec[name] = Value("int64")
         elif name in _BOOL_COLUMNS:
             spec[name] = Value("bool")
         elif name == "scale":
@@ -172,6 +173,15 @@ def __getattr__(name):
 def arrow_schema() -> pa.Schema:
     """The shards' Arrow schema, with the ``huggingface`` metadata (``{"info": {"features": ...}}``)."""
     return __getattr__("FEATURES").arrow_schema
+
+
+def serialize_arrow_schema() -> bytes:
+    """:func:`arrow_schema` as Arrow IPC bytes (:func:`deserialize_arrow_schema` reads it with pyarrow only)."""
+    return arrow_schema().serialize().to_pybytes()
+
+
+def deserialize_arrow_schema(data: bytes) -> pa.Schema:
+    return pa.ipc.read_schema(pa.py_buffer(data))
 
 
 def huggingface_metadata(schema: pa.Schema) -> dict | None:
@@ -268,9 +278,13 @@ def _fixed_list_array(values: np.ndarray, shape: tuple[int, ...], mask: np.ndarr
     return array
 
 
-def rows_to_record_batch(rows: Sequence[Mapping]) -> pa.RecordBatch:
-    """Rows from :func:`record_to_row` -> one Arrow record batch of :func:`arrow_schema` (column-wise, fast)."""
-    schema = arrow_schema()
+def rows_to_record_batch(rows: Sequence[Mapping], schema: pa.Schema | None = None) -> pa.RecordBatch:
+    """Rows from :func:`record_to_row` -> one Arrow record batch of ``schema`` (default :func:`arrow_schema`).
+
+    Built column by column from numpy (fast). ``schema`` lets build workers pass the schema the plan
+    serialized, so they never import ``datasets``.
+    """
+    schema = arrow_schema() if schema is None else schema
     columns = []
     for field in schema:
         name = field.name
