@@ -32,3 +32,17 @@ def synthetic_smpl_dir(tmp_path_factory) -> Path:
     make_synthetic_smpl(directory)
     make_synthetic_j19_regressor(directory)
     return directory
+
+
+@pytest.fixture(scope="session")
+def sample_dataset(tmp_path_factory) -> Path:
+    """The sample pipeline output built into a HardMo dataset folder (``hardmo-hf build``), once per session."""
+    from hardmo_hf.cli import main as cli
+    from hardmo_hf.data.sample import make_sample_pipeline_output
+
+    root = tmp_path_factory.mktemp("sample_dataset")
+    make_sample_pipeline_output(root / "pipeline")
+    out = root / "hardmo"
+    if cli(["build", str(root / "pipeline"), "--out", str(out), "--workers", "1", "--no-progress"]) != 0:
+        raise RuntimeError("building the sample dataset failed")
+    return out

@@ -28,7 +28,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from ..constants import (
     FINGERTIP_FLIP_PERMUTATION,
@@ -191,7 +190,7 @@ def mirror_matrix(crop_size: int) -> np.ndarray:
     return np.array([[-1.0, 0.0, float(crop_size)], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
 
 
-def warp_image(image: np.ndarray, matrix: np.ndarray, crop_size: int) -> torch.Tensor:
+def warp_image(image: np.ndarray, matrix: np.ndarray, crop_size: int) -> np.ndarray:
     """Bilinear warp with a zero border: crop pixel ``q`` samples the image at ``matrix^-1 q``.
 
     Sampling positions are computed in float64, so a crop aligned with the pixel grid copies pixels exactly.
@@ -202,7 +201,7 @@ def warp_image(image: np.ndarray, matrix: np.ndarray, crop_size: int) -> torch.T
         image: (H, W, C) uint8 or float array in [0, 255].
         matrix: 3x3 full-image px -> crop px (see :func:`crop_matrix`).
     Returns:
-        (C, crop_size, crop_size) float32 tensor in [0, 255].
+        (C, crop_size, crop_size) float32 array in [0, 255].
     """
     image = np.asarray(image)
     h, w, channels = image.shape
@@ -221,7 +220,7 @@ def warp_image(image: np.ndarray, matrix: np.ndarray, crop_size: int) -> torch.T
             weight = np.where((xi >= 0) & (xi < w) & (yi >= 0) & (yi < h), wx * wy, np.float32(0.0))
             index = np.clip(yi, 0, h - 1) * w + np.clip(xi, 0, w - 1)
             out += flat[index].astype(np.float32) * weight[..., None]
-    return torch.from_numpy(np.ascontiguousarray(out.transpose(2, 0, 1)))
+    return np.ascontiguousarray(out.transpose(2, 0, 1))
 
 
 def image_to_crop_frame(points: np.ndarray, matrix: np.ndarray, crop_size: int) -> np.ndarray:
@@ -286,7 +285,13 @@ def matrix_to_axis_angle_np(matrix: np.ndarray) -> np.ndarray:
 
 
 def rotate_global_orient(global_orient: np.ndarray, rotation: float) -> np.ndarray:
-    """Global orientation (3,) axis-angle after turning the crop by ``rotation`` degrees: ``Rz(-rot) G``."""
+    """Global orientation (3,) axis-angle after turning the crop by ``rotation`` degrees: ``Rz(-rot) G``.
+
+    Without rotation the input comes back unchanged (no axis-angle round trip, which near 180 degrees may
+    return the other, equivalent axis-angle vector).
+    """
+    if rotation == 0.0:
+        return np.array(global_orient, copy=True)
     return matrix_to_axis_angle_np(rotation_z(-rotation) @ axis_angle_to_matrix_np(global_orient))
 
 
@@ -325,7 +330,7 @@ def augment_example(
     labels: dict,
     params: AugmentationParams,
     extreme_crop_level: int = 1,
-) -> tuple[torch.Tensor, dict]:
+) -> tuple[np.ndarray, dict]:
     """Crop one person with augmentation.
 
     Args:
@@ -337,7 +342,7 @@ def augment_example(
             ``global_orient`` (3,), ``body_pose`` (69,) axis-angle; other entries are passed through.
         params: one draw of :func:`sample_params` (``AugmentationParams()`` for none).
     Returns:
-        the crop (3, crop_size, crop_size) float32 in [0, 255] (colour gain applied, not normalised), and the
+        the crop (3, crop_size, crop_size) float32 array in [0, 255] (colour gain applied, not normalised), and the
         labels in the crop frame (keypoints ``[-0.5, 0.5]``), rotated and flipped like the crop.
     """
     center = np.asarray(center, dtype=np.float64)
@@ -349,8 +354,9 @@ def augment_example(
     matrix = mirror_matrix(crop_size) @ unflipped if params.flip else unflipped
 
     pixels = warp_image(image, matrix, crop_size)
-    gain = torch.tensor(params.color, dtype=pixels.dtype)[:, None, None]
-    pixels = (pixels * gain).clamp_(0.0, 255.0)
+    if params.color != (1.0, 1.0, 1.0):
+        pixels *= np.asarray(params.color, dtype=np.float32)[:, None, None]
+        np.clip(pixels, 0.0, 255.0, out=pixels)
 
     out = dict(labels)
     for name in ("keypoints_2d", "hand_keypoints_2d", "wholebody33_2d"):

@@ -30,8 +30,8 @@ class CropSpec:
     def __init__(self, crop_size: int, bbox_aspect_ratio=None, mean=IMAGENET_MEAN, std=IMAGENET_STD):
         self.crop_size = int(crop_size)
         self.bbox_aspect_ratio = tuple(bbox_aspect_ratio) if bbox_aspect_ratio is not None else None
-        self.mean = torch.tensor(mean, dtype=torch.float32)[:, None, None] * 255.0
-        self.std = torch.tensor(std, dtype=torch.float32)[:, None, None] * 255.0
+        self.mean = np.asarray(mean, dtype=np.float32)[:, None, None] * 255.0
+        self.std = np.asarray(std, dtype=np.float32)[:, None, None] * 255.0
 
     @classmethod
     def from_processor(cls, processor) -> CropSpec:
@@ -51,9 +51,9 @@ class CropSpec:
         # A square box (w = h) is grown along the dimension the target aspect makes longer.
         return float(box_side * max(h_t / w_t, w_t / h_t, 1.0))
 
-    def normalize(self, pixels: torch.Tensor) -> torch.Tensor:
-        """(3, S, S) in [0, 255] -> ImageNet-normalised float32."""
-        return (pixels - self.mean) / self.std
+    def normalize(self, pixels: np.ndarray) -> torch.Tensor:
+        """(3, S, S) array in [0, 255] -> ImageNet-normalised float32 tensor (NumPy: no intra-op threads)."""
+        return torch.from_numpy((pixels - self.mean) / self.std)
 
 
 def training_labels(row: dict) -> dict:
