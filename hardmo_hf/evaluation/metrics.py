@@ -27,7 +27,7 @@ from ..constants import (
     SMPL_ANGLE_BIAS_JOINTS,
     SMPLX45_TO_BODY25,
 )
-from ..models.body_model_hardmo import axis_angle_to_matrix
+from ..models.geometry_hardmo import axis_angle_to_rotmat
 
 # GT keypoints count for PCK only when their confidence is above this (authors' EvaluatorPCK: ``conf > 0.5``).
 PCK_CONFIDENCE_THRESHOLD = 0.5
@@ -281,7 +281,7 @@ def smpl_rotmats(global_orient: torch.Tensor, body_pose: torch.Tensor) -> torch.
     if global_orient.shape[-1] == 3 and global_orient.dim() == 2:
         b = global_orient.shape[0]
         aa = torch.cat([global_orient.reshape(b, 1, 3), body_pose.reshape(b, -1, 3)], dim=1)
-        return axis_angle_to_matrix(aa)
+        return axis_angle_to_rotmat(aa)
     return torch.cat([global_orient.reshape(global_orient.shape[0], -1, 3, 3),
                       body_pose.reshape(body_pose.shape[0], -1, 3, 3)], dim=1)
 
@@ -298,7 +298,6 @@ __all__ = [
     "PCK_THRESHOLDS",
     "SMPLX45_FINGERTIPS",
     "angle_bias",
-    "axis_angle_to_matrix",
     "center_on",
     "crop_to_full_image",
     "full_image_to_crop",

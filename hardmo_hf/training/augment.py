@@ -28,6 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 from ..constants import (
     FINGERTIP_FLIP_PERMUTATION,
@@ -35,6 +36,7 @@ from ..constants import (
     SMPL_FLIP_PERMUTATION,
     WHOLEBODY33_FLIP_PERMUTATION,
 )
+from ..models.geometry_hardmo import axis_angle_to_rotmat, rotmat_to_axis_angle
 
 
 @dataclass(frozen=True)
@@ -249,41 +251,6 @@ def rotation_z(degrees: float) -> np.ndarray:
     return np.array([[np.cos(t), -np.sin(t), 0.0], [np.sin(t), np.cos(t), 0.0], [0.0, 0.0, 1.0]])
 
 
-def axis_angle_to_matrix_np(axis_angle: np.ndarray) -> np.ndarray:
-    """(3,) axis-angle, radians -> 3x3 rotation (Rodrigues, float64)."""
-    w = np.asarray(axis_angle, dtype=np.float64)
-    theta = float(np.linalg.norm(w))
-    k = np.array([[0.0, -w[2], w[1]], [w[2], 0.0, -w[0]], [-w[1], w[0], 0.0]])
-    if theta < 1e-12:
-        return np.eye(3) + k
-    return np.eye(3) + np.sin(theta) / theta * k + (1.0 - np.cos(theta)) / theta**2 * (k @ k)
-
-
-def matrix_to_axis_angle_np(matrix: np.ndarray) -> np.ndarray:
-    """3x3 rotation -> (3,) axis-angle in radians, angle in [0, pi]; stable near 0 and pi (via a quaternion)."""
-    m = np.asarray(matrix, dtype=np.float64)
-    trace = np.trace(m)
-    # Shepperd: pick the largest of 4w^2, 4x^2, 4y^2, 4z^2 to divide by.
-    cands = np.array([1.0 + trace, 1.0 + 2 * m[0, 0] - trace, 1.0 + 2 * m[1, 1] - trace, 1.0 + 2 * m[2, 2] - trace])
-    i = int(np.argmax(cands))
-    r = np.sqrt(max(cands[i], 0.0))
-    if i == 0:
-        q = np.array([r, (m[2, 1] - m[1, 2]) / r, (m[0, 2] - m[2, 0]) / r, (m[1, 0] - m[0, 1]) / r]) / 2
-    elif i == 1:
-        q = np.array([(m[2, 1] - m[1, 2]) / r, r, (m[0, 1] + m[1, 0]) / r, (m[0, 2] + m[2, 0]) / r]) / 2
-    elif i == 2:
-        q = np.array([(m[0, 2] - m[2, 0]) / r, (m[0, 1] + m[1, 0]) / r, r, (m[1, 2] + m[2, 1]) / r]) / 2
-    else:
-        q = np.array([(m[1, 0] - m[0, 1]) / r, (m[0, 2] + m[2, 0]) / r, (m[1, 2] + m[2, 1]) / r, r]) / 2
-    if q[0] < 0:
-        q = -q
-    sin_half = float(np.linalg.norm(q[1:]))
-    angle = 2.0 * np.arctan2(sin_half, q[0])
-    if sin_half < 1e-12:
-        return 2.0 * q[1:]  # first order: axis * angle
-    return q[1:] / sin_half * angle
-
-
 def rotate_global_orient(global_orient: np.ndarray, rotation: float) -> np.ndarray:
     """Global orientation (3,) axis-angle after turning the crop by ``rotation`` degrees: ``Rz(-rot) G``.
 
@@ -292,7 +259,9 @@ def rotate_global_orient(global_orient: np.ndarray, rotation: float) -> np.ndarr
     """
     if rotation == 0.0:
         return np.array(global_orient, copy=True)
-    return matrix_to_axis_angle_np(rotation_z(-rotation) @ axis_angle_to_matrix_np(global_orient))
+    g = axis_angle_to_rotmat(torch.as_tensor(np.asarray(global_orient, dtype=np.float64)))
+    rotated = torch.as_tensor(rotation_z(-rotation)) @ g
+    return rotmat_to_axis_angle(rotated).numpy()
 
 
 def flip_smpl_pose(global_orient: np.ndarray, body_pose: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -20,6 +20,7 @@ from hardmo_hf.evaluation.report import (
     write_authors_csv,
     write_model_index,
 )
+from hardmo_hf.models.geometry_hardmo import axis_angle_to_rotmat
 
 
 def random_batch(seed: int, b: int, categories=("samba", "tango")) -> EvaluationBatch:
@@ -27,8 +28,8 @@ def random_batch(seed: int, b: int, categories=("samba", "tango")) -> Evaluation
     gt_j = torch.randn(b, 44, 3, generator=g, dtype=torch.float64) * 0.3
     pred_j = gt_j + torch.randn(b, 44, 3, generator=g, dtype=torch.float64) * 0.02
     aa = torch.randn(b, 24, 3, generator=g, dtype=torch.float64) * 0.5
-    gt_r = M.axis_angle_to_matrix(aa)
-    pred_r = M.axis_angle_to_matrix(aa + torch.randn(b, 24, 3, generator=g, dtype=torch.float64) * 0.1)
+    gt_r = axis_angle_to_rotmat(aa)
+    pred_r = axis_angle_to_rotmat(aa + torch.randn(b, 24, 3, generator=g, dtype=torch.float64) * 0.1)
     gt_kp = torch.rand(b, 44, 3, generator=g, dtype=torch.float64) * 200
     gt_kp[..., 2] = torch.rand(b, 44, generator=g, dtype=torch.float64)
     gt_tips = torch.rand(b, 10, 3, generator=g, dtype=torch.float64) * 200
@@ -198,8 +199,8 @@ def test_model_index_is_added_and_replaced_not_duplicated(tmp_path):
 
 def test_geodesic_angle_matches_acos_where_defined():
     g = torch.Generator().manual_seed(0)
-    a = M.axis_angle_to_matrix(torch.randn(200, 3, generator=g, dtype=torch.float64))
-    b = M.axis_angle_to_matrix(torch.randn(200, 3, generator=g, dtype=torch.float64))
+    a = axis_angle_to_rotmat(torch.randn(200, 3, generator=g, dtype=torch.float64))
+    b = axis_angle_to_rotmat(torch.randn(200, 3, generator=g, dtype=torch.float64))
     rel = a.transpose(-1, -2) @ b
     ref = torch.acos(((rel.diagonal(dim1=-2, dim2=-1).sum(-1) - 1) / 2).clamp(-1, 1))
     np.testing.assert_allclose(M.geodesic_angle(a, b).numpy(), ref.numpy(), atol=1e-7)
