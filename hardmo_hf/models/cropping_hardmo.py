@@ -394,7 +394,7 @@ def _zoom_taps(n: int, out_n: int):
     return _border_map(lower, n, "mirror"), _border_map(lower + 1, n, "mirror"), frac
 
 
-def crop_spin(image: np.ndarray, center: np.ndarray, side: float, size: int) -> np.ndarray:
+def crop_spin(image: np.ndarray, center: np.ndarray, side: float, size: int, antialias: bool = True) -> np.ndarray:
     """``"spin"`` crop of one window: ``(H, W, C)`` uint8 image -> ``(size, size, C)`` float64, 0..255.
 
     The integer window is resized like ``skimage.transform.resize(window, (size, size))``: Gaussian
@@ -409,7 +409,7 @@ def crop_spin(image: np.ndarray, center: np.ndarray, side: float, size: int) -> 
     r0, r1, fr = _zoom_taps(n_rows, size)
     c0, c1, fc = _zoom_taps(n_cols, size)
     rows, cols = np.unique(np.concatenate([r0, r1])), np.unique(np.concatenate([c0, c1]))
-    if size < n_rows or size < n_cols:
+    if antialias and (size < n_rows or size < n_cols):
         sigmas = (max(0.0, (n_rows / size - 1) / 2), max(0.0, (n_cols / size - 1) / 2))
         values = _blur_at(window, rows, cols, sigmas, "mirror")
     else:
