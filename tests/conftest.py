@@ -46,3 +46,16 @@ def sample_dataset(tmp_path_factory) -> Path:
     if cli(["build", str(root / "pipeline"), "--out", str(out), "--workers", "1", "--no-progress"]) != 0:
         raise RuntimeError("building the sample dataset failed")
     return out
+
+
+@pytest.fixture(scope="session")
+def tiny_hmr2_dir(tmp_path_factory) -> Path:
+    """A tiny random HardMo-4DHumans folder with its image processor, as the converter writes one."""
+    from transformers import AutoConfig
+
+    from hardmo_hf.models.image_processing_hardmo import HardMoImageProcessor
+    from hardmo_hf.testing.models import make_tiny_model_dir
+
+    directory = make_tiny_model_dir("hmr2", tmp_path_factory.mktemp("tiny_hmr2") / "tiny-hmr2")
+    HardMoImageProcessor.for_model_config(AutoConfig.from_pretrained(directory)).save_pretrained(directory)
+    return directory

@@ -29,7 +29,9 @@ def register(subparsers) -> None:
     parser.add_argument("--num-workers", type=int, default=2, help="DataLoader workers decoding and cropping")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     parser.add_argument("--smpl", default=None, help="SMPL_NEUTRAL.pkl or its folder (default: $HARDMO_SMPL_PATH)")
-    parser.add_argument("--j19", default=None, help="SMPL_to_J19.pkl (4D-Humans data) for the paper's joint 39 root")
+    parser.add_argument("--j19", default=None,
+                        help="SMPL_to_J19.pkl (4D-Humans data) for the paper's joint 39 root "
+                             "(default: the one beside the SMPL file, if any)")
     parser.add_argument("--pck-norm", default="bbox", choices=("bbox", "image"),
                         help="PCK normaliser: longest GT box side (authors' code) or longest image side (paper text)")
     parser.add_argument("--out", type=Path, default=Path("eval_results"), help="output folder")

@@ -10,6 +10,7 @@ after centring on the SMPL pelvis instead, which the results mark as ``root: smp
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,9 @@ import torch
 
 from . import metrics as M
 
+logger = logging.getLogger(__name__)
+
+J19_FILENAME = "SMPL_to_J19.pkl"
 ROOT_PAPER = "label_joint_39"
 ROOT_FALLBACK = "smpl_pelvis"
 
@@ -58,15 +62,19 @@ class EvaluationBodyModel(torch.nn.Module):
 
     Args:
         smpl_path: ``SMPL_NEUTRAL.pkl`` or its folder; ``None`` reads ``$HARDMO_SMPL_PATH``.
-        j19_path: optional ``SMPL_to_J19.pkl``.
+        j19_path: optional ``SMPL_to_J19.pkl``; by default the one beside the SMPL file, when there is one.
     """
 
     def __init__(self, smpl_path: str | os.PathLike | None = None, j19_path: str | os.PathLike | None = None):
         super().__init__()
-        from ..models.body_model_hardmo import SMPLBodyModel
+        from ..models.body_model_hardmo import SMPLBodyModel, resolve_smpl_path
 
+        smpl_file = resolve_smpl_path(smpl_path)
+        if j19_path is None and (smpl_file.parent / J19_FILENAME).is_file():
+            j19_path = smpl_file.parent / J19_FILENAME  # as the models' attach_body_model does
+            logger.info("using the J19 regressor beside the SMPL model: %s", j19_path)
         regressor = load_j19_regressor(j19_path) if j19_path is not None else None
-        self.smpl = SMPLBodyModel(smpl_path, j19_regressor=regressor)
+        self.smpl = SMPLBodyModel(smpl_file, j19_regressor=regressor)
 
     @property
     def has_j19(self) -> bool:
@@ -81,10 +89,17 @@ class EvaluationBodyModel(torch.nn.Module):
         """Rotation matrices (B,1,3,3) + (B,23,3,3), or axis-angle (B,3) + (B,69) radians; betas (B,10)."""
         rotmat = M.smpl_rotmats(global_orient, body_pose)
         out = self.smpl(rotmat[:, :1], rotmat[:, 1:], betas)
-        joints44 = M.label44_joints(out.joints45, out.j19)
+        return self.joints_from_smpl(out.joints45, out.j19, rotmat)
+
+    def joints_from_smpl(self, joints45: torch.Tensor, j19: torch.Tensor | None, rotmat: torch.Tensor) -> EvaluationJoints:
+        """:class:`EvaluationJoints` from an SMPL forward already run (e.g. by a model with this layer attached).
+
+        joints45: (B,45,3) m; j19: (B,19,3) m or None; rotmat: (B,24,3,3).
+        """
+        joints44 = M.label44_joints(joints45, j19 if self.has_j19 else None)
         return EvaluationJoints(
             joints44=joints44,
-            root=M.root_joint(joints44, out.joints45, self.has_j19),
-            fingertips=out.joints45[:, list(M.SMPLX45_FINGERTIPS)],
+            root=M.root_joint(joints44, joints45, self.has_j19),
+            fingertips=joints45[:, list(M.SMPLX45_FINGERTIPS)],
             rotmat=rotmat,
         )

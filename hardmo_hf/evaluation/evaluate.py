@@ -72,6 +72,29 @@ class EvaluationSettings:
 # ----------------------------------------------------------------------------------------------------
 # Predictors: a model, or the labels themselves
 # ----------------------------------------------------------------------------------------------------
+def load_model_and_processor(model: str):
+    """``AutoModel`` + ``AutoImageProcessor`` of a HardMo folder or Hub repo (SMPL models only).
+
+    A folder without ``preprocessor_config.json`` gets the processor of its model type's released preset.
+    """
+    from transformers import AutoImageProcessor, AutoModel
+
+    import hardmo_hf  # noqa: F401  (registers the HardMo classes with the Auto* factories)
+
+    from ..models.image_processing_hardmo import HardMoImageProcessor
+
+    loaded = AutoModel.from_pretrained(model)
+    if getattr(loaded.config, "num_joints", 24) != 24:
+        raise ValueError(f"{model}: predicts {loaded.config.num_joints} joints (an SMPL-X body); HardMo labels and "
+                         "metrics are SMPL (24 joints)")
+    try:
+        processor = AutoImageProcessor.from_pretrained(model)
+    except OSError:
+        logger.warning("%s has no preprocessor_config.json; using the %s preset's crops", model, loaded.config.model_type)
+        processor = HardMoImageProcessor.for_model_config(loaded.config)
+    return loaded, processor
+
+
 @dataclass
 class Predictions:
     """One batch of predictions: SMPL joints (m) and rotations, and 2D keypoints in full-image px."""
@@ -109,16 +132,17 @@ class LabelBoxes:
 
 
 class ModelPredictor:
-    """A HardMo model folder or Hub repo, with its image processor; crops in the data workers."""
+    """A HardMo model folder or Hub repo, with its image processor; crops in the data workers.
+
+    The crops are the processor's with its anti-aliasing blur off: the authors' test loader (4D-Humans
+    ``ImageDataset`` / ``get_example``) warps without it (the blur belongs to their demo loader).
+    """
 
     def __init__(self, model: str, body: EvaluationBodyModel, device: torch.device):
-        from transformers import AutoImageProcessor, AutoModel
-
-        import hardmo_hf  # noqa: F401  (registers the HardMo classes with the Auto* factories)
-
-        self.model = AutoModel.from_pretrained(model).to(device).eval()
-        self.processor = AutoImageProcessor.from_pretrained(model)
+        self.model, self.processor = load_model_and_processor(model)
+        self.model.to(device).eval()
         self.model.attach_body_model(body.smpl)
+        self.processor.antialias = False
         self.body = body
         self.device = device
         self.name = Path(model).name if Path(model).exists() else model
@@ -127,7 +151,10 @@ class ModelPredictor:
     @torch.inference_mode()
     def predict(self, batch: dict) -> Predictions:
         out = self.model(pixel_values=batch["pixel_values"].to(self.device))
-        joints = self.body(out.global_orient, out.body_pose, out.betas)
+        # The model ran the attached SMPL layer (``body.smpl``) already: reuse its joints.
+        j19 = out.keypoints_3d[:, 25:] if out.keypoints_3d is not None else None
+        rotmat = torch.cat([out.global_orient, out.body_pose], dim=1)
+        joints = self.body.joints_from_smpl(out.joints, j19, rotmat)
         center = batch["crop_center"].to(self.device)
         size = batch["crop_size"].to(self.device)
         crop_2d = _label44_2d(out)

@@ -23,8 +23,9 @@ from .augment import NO_AUGMENTATION, AugmentationConfig, augment_example, sampl
 class CropSpec:
     """How the model crops a person: output side ``S``, the aspect ratio the box grows to, normalisation.
 
-    Read from the model's image processor (``HardMoImageProcessor``): ``crop_size``, ``bbox_aspect_ratio``
-    (``(w, h)`` or ``None``), ``image_mean``, ``image_std``.
+    Read from the model's image processor (``HardMoImageProcessor``): ``image_size``, ``bbox_aspect_ratio``
+    (``(w, h)`` or ``None``), ``image_mean``, ``image_std``. Training crops are not blurred (4D-Humans trains
+    without its anti-aliasing option).
     """
 
     def __init__(self, crop_size: int, bbox_aspect_ratio=None, mean=IMAGENET_MEAN, std=IMAGENET_STD):
@@ -35,13 +36,11 @@ class CropSpec:
 
     @classmethod
     def from_processor(cls, processor) -> CropSpec:
-        size = getattr(processor, "crop_size", None)
-        if isinstance(size, dict):
-            size = size.get("height") or size.get("shortest_edge")
-        if size is None:
-            raise ValueError(f"{type(processor).__name__} has no crop_size: is it a HardMo image processor?")
-        return cls(size, getattr(processor, "bbox_aspect_ratio", None),
-                   getattr(processor, "image_mean", IMAGENET_MEAN), getattr(processor, "image_std", IMAGENET_STD))
+        """The crop of a :class:`~hardmo_hf.models.image_processing_hardmo.HardMoImageProcessor`."""
+        if getattr(processor, "crop_rule", "hmr2") != "hmr2":
+            raise ValueError(f"training crops follow the 'hmr2' rule (HardMo models); this processor uses "
+                             f"{processor.crop_rule!r}")
+        return cls(processor.image_size, processor.bbox_aspect_ratio, processor.image_mean, processor.image_std)
 
     def window_side(self, box_side: float) -> float:
         """Side of the square crop window for a square box of ``box_side`` px (grown to the aspect ratio)."""

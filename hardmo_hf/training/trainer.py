@@ -62,17 +62,10 @@ class TrainingSettings:
 
 def load_model_and_processor(model_path: str, smpl: str | None, j19: str | None):
     """The model (with the SMPL body model attached, for the keypoint losses) and its image processor."""
-    from transformers import AutoImageProcessor, AutoModel
-
-    import hardmo_hf  # noqa: F401  (registers the HardMo classes with the Auto* factories)
-
     from ..evaluation.body import load_j19_regressor
+    from ..evaluation.evaluate import load_model_and_processor as load
 
-    model = AutoModel.from_pretrained(model_path)
-    if model.config.num_joints != 24:
-        raise ValueError(f"{model_path}: HardMo labels are SMPL (24 joints); this model predicts "
-                         f"{model.config.num_joints} (an SMPL-X BEDLAM-HMR model cannot be fine-tuned on them)")
-    processor = AutoImageProcessor.from_pretrained(model_path)
+    model, processor = load(model_path)
     model.attach_body_model(smpl, j19_regressor=load_j19_regressor(j19) if j19 else None)
     return model, processor
 
@@ -126,13 +119,11 @@ def train(settings: TrainingSettings):
 
 def save_model_folder(trainer, processor, settings: TrainingSettings, lr: float, wd: float) -> Path:
     """Weights, config, processor (+ custom code via ``save_pretrained``) and a model card."""
-    out = settings.output_dir
-    out.mkdir(parents=True, exist_ok=True)
-    trainer.model.save_pretrained(out)
-    processor.save_pretrained(out)
+    from ..models.conversion_utils import write_hub_folder
+
     losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
-    (out / "README.md").write_text(model_card(settings, trainer.model.config.model_type, lr, wd, losses))
-    return out
+    card = model_card(settings, trainer.model.config.model_type, lr, wd, losses)
+    return write_hub_folder(trainer.model, settings.output_dir, processor=processor, card_text=card)
 
 
 def model_card(settings: TrainingSettings, model_type: str, lr: float, wd: float, losses: list[float]) -> str:

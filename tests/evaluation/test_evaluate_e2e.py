@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 
 import pytest
 
@@ -39,15 +40,20 @@ def test_labels_as_predictions_give_zero_error_and_full_pck(config, sample_datas
 
 
 def test_limit_and_non_paper_root_without_j19(sample_dataset, synthetic_smpl_dir, tmp_path):
+    import shutil
+
     from hardmo_hf.evaluation.evaluate import EvaluationSettings, evaluate
 
+    smpl_only = tmp_path / "smpl_only"
+    smpl_only.mkdir()
+    shutil.copy(synthetic_smpl_dir / "SMPL_NEUTRAL.pkl", smpl_only)  # no SMPL_to_J19.pkl beside it
     results = evaluate(EvaluationSettings(
         model="labels", dataset=str(sample_dataset), config="normal", split="test", limit=5, batch_size=2,
-        smpl=str(synthetic_smpl_dir), num_workers=0, out=tmp_path, progress=False, pck_norm="image"))
+        smpl=str(smpl_only), num_workers=0, out=tmp_path / "out", progress=False, pck_norm="image"))
     assert results["num_samples"] == 5
     assert results["protocol"]["paper_root"] is False and "non-paper" in results["protocol"]["root"]
     assert results["metrics"]["mpjpe"]["body"] == pytest.approx(0.0, abs=1e-3)
-    md = (tmp_path / "results.md").read_text()
+    md = (tmp_path / "out" / "results.md").read_text()
     assert "†" in md and "‡" in md
 
 
@@ -67,3 +73,35 @@ def test_unknown_split_is_an_error_not_an_empty_table(sample_dataset, synthetic_
         evaluate(EvaluationSettings(model="labels", dataset=str(sample_dataset), config="foot_p2",
                                     split="does_not_exist", smpl=str(synthetic_smpl_dir), out=tmp_path,
                                     num_workers=0, progress=False))
+
+
+def _finite(value) -> bool:
+    return isinstance(value, float) and math.isfinite(value)
+
+
+def test_tiny_model_gives_a_finite_table_and_writes_the_model_index(tiny_hmr2_dir, sample_dataset,
+                                                                      synthetic_smpl_dir, tmp_path):
+    import shutil
+
+    from huggingface_hub import ModelCard
+
+    model_dir = tmp_path / "model"
+    shutil.copytree(tiny_hmr2_dir, model_dir)
+    out = tmp_path / "eval"
+    rc = cli(["evaluate", "--model", str(model_dir), "--dataset", str(sample_dataset), "--config", "foot_p2",
+              "--split", "test", "--limit", "8", "--batch-size", "4", "--num-workers", "1",
+              "--smpl", str(synthetic_smpl_dir), "--j19", str(synthetic_smpl_dir / "SMPL_to_J19.pkl"),
+              "--out", str(out), "--write-model-index", "--no-progress"])
+    assert rc == 0
+    results = json.loads((out / "results.json").read_text())
+    m = results["metrics"]
+    assert results["num_samples"] == 8
+    values = [m["mpjpe"]["body"], m["mpjpe"]["foot"], m["pa_mpjpe"]["body"], m["pa_mpjpe"]["foot"],
+              m["angle_bias"], m["kpl2"]] + [v for s in ("body", "foot", "hand") for v in m["pck"][s].values()]
+    assert all(_finite(v) for v in values), values
+    assert m["mpjpe"]["body"] > 1.0  # a random model is not the labels
+    row = next(line for line in (out / "results.md").read_text().splitlines() if "(this run)" in line)
+    assert "nan" not in row.lower() and "–" not in row
+    card = ModelCard.load(model_dir / "README.md")
+    ours = [r for r in card.data.eval_results if r.dataset_config == "foot_p2"]
+    assert {r.metric_name for r in ours} >= {"MPJPE body (mm)", "PA-MPJPE foot (mm)", "PCK@0.05 foot"}

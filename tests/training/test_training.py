@@ -88,3 +88,35 @@ def test_a_few_trainer_steps_lower_the_loss(sample_dataset, synthetic_smpl_dir, 
     losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
     assert len(losses) == 24 and all(np.isfinite(losses))
     assert np.mean(losses[-6:]) < 0.9 * np.mean(losses[:6])
+
+
+def test_train_cli_writes_a_hub_folder_that_loads_and_evaluates(tiny_hmr2_dir, sample_dataset, synthetic_smpl_dir,
+                                                                 tmp_path, one_thread):
+    import json
+
+    from transformers import AutoImageProcessor, AutoModel
+
+    from hardmo_hf.cli import main as cli
+    from hardmo_hf.models.conversion_utils import find_smpl_tensors
+
+    out = tmp_path / "finetuned"
+    rc = cli(["train", "--model", str(tiny_hmr2_dir), "--dataset", str(sample_dataset), "--config", "foot_p2",
+              "--output-dir", str(out), "--max-steps", "3", "--batch-size", "2", "--smpl", str(synthetic_smpl_dir),
+              "--device", "cpu", "--num-workers", "0", "--shuffle-buffer", "0", "--logging-steps", "1"])
+    assert rc == 0
+    for name in ("config.json", "model.safetensors", "preprocessor_config.json", "modeling_hardmo.py", "README.md"):
+        assert (out / name).is_file(), name
+    assert not find_smpl_tensors(out / "model.safetensors")
+    card = (out / "README.md").read_text()
+    assert "AdamW, constant lr 1e-05, weight decay 0.0001" in card  # HardMo-4DHumans defaults
+    assert "flip 0.5" in card and "extreme crop 0.1 (level 1)" in card
+    tuned = AutoModel.from_pretrained(out)
+    start = AutoModel.from_pretrained(tiny_hmr2_dir)
+    assert AutoImageProcessor.from_pretrained(out).image_size == 256
+    changed = [n for n, p in tuned.state_dict().items() if not torch.equal(p, start.state_dict()[n])]
+    assert changed  # three AdamW steps moved the weights
+    eval_out = tmp_path / "eval"
+    assert cli(["evaluate", "--model", str(out), "--dataset", str(sample_dataset), "--config", "foot_p2",
+                "--limit", "4", "--batch-size", "4", "--num-workers", "0", "--smpl", str(synthetic_smpl_dir),
+                "--out", str(eval_out), "--no-progress"]) == 0
+    assert json.loads((eval_out / "results.json").read_text())["num_samples"] == 4
