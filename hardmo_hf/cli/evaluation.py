@@ -42,7 +42,15 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
+    import os
+
+    import torch
+
     from ..evaluation.evaluate import EvaluationSettings, evaluate
+
+    if args.device == "cpu" and args.num_workers > 0:
+        # Leave the data workers their cores: intra-op threads beyond that only contend with them.
+        torch.set_num_threads(max(1, min(torch.get_num_threads(), (os.cpu_count() or 1) - args.num_workers)))
 
     settings = EvaluationSettings(
         model=args.model, dataset=args.dataset, config=args.config, split=args.split, limit=args.limit,
