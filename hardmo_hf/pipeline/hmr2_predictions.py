@@ -13,8 +13,9 @@ Keys (HMR 2.0 names):
     matrices or axis-angle (radians); they may sit under ``pred_smpl_params`` as in HMR 2.0's output dict.
     Without ``global_orient``, ``body_pose`` may hold all 24 joints ((N,24,3,3) or (N,72)), root first;
 ``betas`` (N,10);
-the box the prediction was made from: ``bbox`` (N,4) x1,y1,x2,y2 px, or HMR 2.0's ``box_center`` (N,2) px and
-    ``box_size`` (N,) px (a square box);
+where the person is: ``bbox`` (N,4) x1,y1,x2,y2 px (the detection box the prediction was made from; matched
+    to tracks by IoU), or HMR 2.0's ``box_center`` (N,2) px (+ optional ``box_size``), the centre of its square
+    crop (2.5x the detection box by default, so it is matched by centre distance, not IoU);
 ``track_id`` (N,) optional: when present, predictions are matched to tracks by id instead of box overlap.
 """
 
@@ -39,7 +40,8 @@ class SMPLPrediction:
     global_orient: np.ndarray  # (3,)
     body_pose: np.ndarray  # (69,)
     betas: np.ndarray  # (10,)
-    box: np.ndarray | None  # (4,) x1, y1, x2, y2 px
+    box: np.ndarray | None  # (4,) x1, y1, x2, y2 px: the detection box, when given
+    center: np.ndarray | None  # (2,) px: the crop centre, when only that is given
     track_id: int | None
     source: str
 
@@ -111,15 +113,14 @@ def _from_stacked(content: dict, where: str, single: bool = False) -> list[SMPLP
     if betas.shape[1] < NUM_BETAS:
         raise ValueError(f"{where}: 'betas' needs {NUM_BETAS} values per prediction, got {betas.shape[1]}")
     global_orient = per_item("global_orient") if "global_orient" in content else None
+    boxes = centers = None
     if "bbox" in content:
         boxes = per_item("bbox").reshape(count, -1)[:, :4].astype(np.float64)
-    elif "box_center" in content and "box_size" in content:
-        centers = per_item("box_center").reshape(count, 2)
-        half = 0.5 * per_item("box_size").reshape(count, -1)[:, :1]
-        boxes = np.concatenate([centers - half, centers + half], axis=1)
-    else:
-        boxes = None
+    elif "box_center" in content:
+        centers = per_item("box_center").reshape(count, 2).astype(np.float64)
     track_ids = per_item("track_id").reshape(count) if "track_id" in content else None
+    if boxes is None and centers is None and track_ids is None:
+        raise ValueError(f"{where}: predictions need 'bbox', 'box_center' or 'track_id' to be matched to people")
 
     predictions = []
     for i in range(count):
@@ -134,11 +135,12 @@ def _from_stacked(content: dict, where: str, single: bool = False) -> list[SMPLP
             pose = as_axis_angle(body_pose[i], NUM_SMPL_BODY_JOINTS, f"{item_where} body_pose")
         beta = betas[i, :NUM_BETAS].astype(np.float32)
         box = None if boxes is None else boxes[i].astype(np.float32)
-        values = [root, pose, beta] + ([] if box is None else [box])
+        center = None if centers is None else centers[i].astype(np.float32)
+        values = [root, pose, beta] + [v for v in (box, center) if v is not None]
         if not all(np.all(np.isfinite(v)) for v in values):
             raise ValueError(f"{item_where}: non-finite SMPL parameters or box")
         track = None
         if track_ids is not None and np.isfinite(track_ids[i]) and track_ids[i] >= 0:
             track = int(track_ids[i])
-        predictions.append(SMPLPrediction(int(frames[i]), root, pose, beta, box, track, item_where))
+        predictions.append(SMPLPrediction(int(frames[i]), root, pose, beta, box, center, track, item_where))
     return predictions

@@ -22,7 +22,8 @@ Per frame, in this order (every dropped record is counted with its reason, see :
    counts as a track of one frame; tracks seen on fewer than ``min_track_frames`` frames are dropped;
 5. keypoint instances and SMPL predictions are matched one-to-one to the remaining boxes by IoU >=
    ``match_iou`` (greedy by IoU; an instance without a box uses the box of its keypoints scoring >=
-   ``keypoint_box_min_score``; SMPL predictions that carry a ``track_id`` are matched by id);
+   ``keypoint_box_min_score``); SMPL predictions that carry a ``track_id`` are matched by id, and those
+   given by HMR 2.0's crop centre by centre distance <= ``match_center_distance`` x the box's longest side;
 6. a person with both keypoints and an SMPL label is written; the rest are dropped.
 """
 
@@ -84,6 +85,7 @@ class IngestConfig:
     max_people: int = 5
     min_track_frames: int = 1
     match_iou: float = 0.5
+    match_center_distance: float = 0.1
     keypoint_box_min_score: float = 0.3
     box_scale_factor: float = DEFAULT_BOX_SCALE_FACTOR
     frame_file_start: int = 1
@@ -383,6 +385,15 @@ def _match_predictions(
         iou = box_iou(boxes[free], np.stack([pred.box for pred in by_box]))
         for r, c in greedy_match(iou, config.match_iou):
             matches[free[r]] = by_box[c]
+    by_centre = [pred for pred in predictions if pred.track_id is None and pred.box is None and pred.center is not None]
+    free = [p for p in range(len(people)) if p not in matches]
+    if by_centre and free:
+        centres = 0.5 * (boxes[free, :2] + boxes[free, 2:])
+        sides = (boxes[free, 2:] - boxes[free, :2]).max(1)
+        distance = np.linalg.norm(centres[:, None] - np.stack([pred.center for pred in by_centre])[None], axis=-1)
+        closeness = 1.0 - distance / (sides[:, None] * config.match_center_distance)
+        for r, c in greedy_match(closeness, 0.0):
+            matches[free[r]] = by_centre[c]
     return matches
 
 

@@ -5,14 +5,15 @@ A label is a dict (see HARDMO_FACTS and ``docs/pipeline_output_format.md``):
 ``keypoints_2d`` (44,3) float32: full-image px + confidence in [0,1]; rows 0-24 OpenPose BODY_25 (from the
     COCO-WholeBody 133 points, neck and mid-hip as midpoints), rows 25-43 (J19) zeros;
 ``hand_keypoints_2d`` (10,3) float32: fingertips, left thumb..pinky then right thumb..pinky;
+``wholebody_keypoints_2d`` (133,3) float32: the COCO-WholeBody points with MMPose's raw scores;
 ``body_pose`` (72,) float32: SMPL axis-angle, radians, global orientation first; ``betas`` (10,) float32;
 ``center`` (2,) float32 px and ``scale`` float (box side / 200) of the square person box;
 ``has_body_pose``, ``has_betas`` (1.0 / 0.0);
-``extra_info`` dict: ``wholebody_133`` (133,3) with the detector's raw scores, ``track_box`` (4,) px,
+``extra_info`` dict: ``track_box`` (4,) px (the tight detector box),
     ``track_confidence``, and for optimized labels the optimization record (stage, losses).
 
 Confidences in the label layouts are the raw MMPose scores clipped to [0, 1] (scores above 1 are just
-"certain"); the unclipped scores stay in ``extra_info["wholebody_133"]``.
+"certain"); the unclipped scores stay in ``wholebody_keypoints_2d``.
 """
 
 from __future__ import annotations
@@ -24,37 +25,20 @@ from pathlib import Path
 
 import numpy as np
 
-from ..constants import (
-    BBOX_SCALE_UNIT,
-    BODY25_FROM_WHOLEBODY133,
-    NUM_FINGERTIPS,
-    NUM_LABEL_KEYPOINTS,
-    WHOLEBODY_FINGERTIPS,
-)
+from ..constants import BBOX_SCALE_UNIT
+from ..data.keypoint_convert import fingertips_from_wholebody133, label44_from_wholebody133
 
 DEFAULT_BOX_SCALE_FACTOR = 1.2  # the label box is 1.2x the tight detector box (HMR/SPIN convention)
 
 
-def wholebody_to_label44(wholebody: np.ndarray) -> np.ndarray:
-    """(133,3) px + raw score -> (44,3) label layout, confidences clipped to [0,1].
-
-    A midpoint row (neck, mid-hip) takes the mean position and the lowest confidence of its two sources.
-    """
-    label = np.zeros((NUM_LABEL_KEYPOINTS, 3), dtype=np.float32)
-    scores = np.clip(wholebody[:, 2], 0.0, 1.0)
-    for row, sources in enumerate(BODY25_FROM_WHOLEBODY133):
-        idx = list(sources)
-        label[row, :2] = wholebody[idx, :2].mean(axis=0)
-        label[row, 2] = scores[idx].min()
-    return label
-
-
-def wholebody_to_fingertips(wholebody: np.ndarray) -> np.ndarray:
-    """(133,3) -> (10,3) fingertips (left thumb..pinky, right thumb..pinky), confidences clipped to [0,1]."""
-    tips = wholebody[list(WHOLEBODY_FINGERTIPS)].astype(np.float32).copy()
-    tips[:, 2] = np.clip(tips[:, 2], 0.0, 1.0)
-    assert tips.shape == (NUM_FINGERTIPS, 3)
-    return tips
+def label_keypoints(wholebody: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(133,3) px + raw score -> ``keypoints_2d`` (44,3) and ``hand_keypoints_2d`` (10,3), confidences
+    clipped to [0,1] (the conversions themselves are :mod:`hardmo_hf.data.keypoint_convert`'s)."""
+    keypoints = label44_from_wholebody133(wholebody)
+    fingertips = fingertips_from_wholebody133(wholebody)
+    for array in (keypoints, fingertips):
+        array[:, 2] = np.clip(array[:, 2], 0.0, 1.0)
+    return keypoints, fingertips
 
 
 def box_center_scale(box: np.ndarray, factor: float = DEFAULT_BOX_SCALE_FACTOR) -> tuple[np.ndarray, float]:
@@ -76,9 +60,11 @@ def make_label(
 ) -> dict:
     """A label dict in the authors' format from the matched pipeline outputs of one person."""
     center, scale = box_center_scale(track_box, box_scale_factor)
+    keypoints, fingertips = label_keypoints(wholebody)
     return {
-        "keypoints_2d": wholebody_to_label44(wholebody),
-        "hand_keypoints_2d": wholebody_to_fingertips(wholebody),
+        "keypoints_2d": keypoints,
+        "hand_keypoints_2d": fingertips,
+        "wholebody_keypoints_2d": np.asarray(wholebody, dtype=np.float32),
         "body_pose": np.concatenate([global_orient, body_pose]).astype(np.float32),
         "betas": np.asarray(betas, dtype=np.float32).reshape(-1),
         "center": center,
@@ -86,7 +72,6 @@ def make_label(
         "has_body_pose": 1.0,
         "has_betas": 1.0,
         "extra_info": {
-            "wholebody_133": np.asarray(wholebody, dtype=np.float32),
             "track_box": np.asarray(track_box, dtype=np.float32),
             "track_confidence": float(track_confidence),
         },
