@@ -120,7 +120,9 @@ def _from_stacked(content: dict, where: str, single: bool = False) -> list[SMPLP
         centers = per_item("box_center").reshape(count, 2).astype(np.float64)
     track_ids = per_item("track_id").reshape(count) if "track_id" in content else None
     if boxes is None and centers is None and track_ids is None:
-        raise ValueError(f"{where}: predictions need 'bbox', 'box_center' or 'track_id' to be matched to people")
+        raise ValueError(
+            f"{where}: predictions need 'bbox', 'box_center' or 'track_id' to be matched to people"
+        )
 
     predictions = []
     for i in range(count):

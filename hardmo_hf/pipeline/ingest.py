@@ -38,11 +38,13 @@ from pathlib import Path
 
 import numpy as np
 
+from ..data.writers import write_label
 from .association import box_iou, greedy_match, keypoint_box
+from .config import IngestConfig
 from .hmr2_predictions import SMPLPrediction, find_smpl_file, read_hmr2_predictions
-from .labels import DEFAULT_BOX_SCALE_FACTOR, make_label, place_image, write_pickle_atomic
+from .labels import make_label, place_image
 from .mmpose_json import KEYPOINTS_FILE_NAME, KeypointInstance, read_mmpose_json
-from .tracks import COCO_PERSON_CLASS, Detection, find_tracks_file, read_tracks
+from .tracks import Detection, find_tracks_file, read_tracks
 
 logger = logging.getLogger(__name__)
 
@@ -73,23 +75,6 @@ FRAME_DROP_REASONS = {
     "no_complete_person": "no person on the frame had both keypoints and an SMPL label",
 }
 RECORD_KINDS = ("detections", "keypoint_instances", "smpl_predictions")
-
-
-@dataclass
-class IngestConfig:
-    """Thresholds of the ingest filters (defaults documented in docs/pipeline.md)."""
-
-    person_class: int = COCO_PERSON_CLASS
-    min_detection_confidence: float = 0.5
-    min_box_size: float = 32.0
-    max_people: int = 5
-    min_track_frames: int = 1
-    match_iou: float = 0.5
-    match_center_distance: float = 0.1
-    keypoint_box_min_score: float = 0.3
-    box_scale_factor: float = DEFAULT_BOX_SCALE_FACTOR
-    frame_file_start: int = 1
-    image_mode: str = "link"
 
 
 @dataclass(frozen=True)
@@ -325,7 +310,7 @@ def ingest_clip(clip: ClipInput, normal_root: Path, config: IngestConfig) -> Cli
                 det.confidence,
                 config.box_scale_factor,
             )
-            write_pickle_atomic(clip_out / f"{frame:06d}_{person_of[id(det)]}.pyd", label)
+            write_label(clip_out / f"{frame:06d}_{person_of[id(det)]}.pyd", label)
             for kind in RECORD_KINDS:
                 result.records[kind].written += 1
             written_any = True
@@ -385,12 +370,16 @@ def _match_predictions(
         iou = box_iou(boxes[free], np.stack([pred.box for pred in by_box]))
         for r, c in greedy_match(iou, config.match_iou):
             matches[free[r]] = by_box[c]
-    by_centre = [pred for pred in predictions if pred.track_id is None and pred.box is None and pred.center is not None]
+    by_centre = [
+        pred for pred in predictions if pred.track_id is None and pred.box is None and pred.center is not None
+    ]
     free = [p for p in range(len(people)) if p not in matches]
     if by_centre and free:
         centres = 0.5 * (boxes[free, :2] + boxes[free, 2:])
         sides = (boxes[free, 2:] - boxes[free, :2]).max(1)
-        distance = np.linalg.norm(centres[:, None] - np.stack([pred.center for pred in by_centre])[None], axis=-1)
+        distance = np.linalg.norm(
+            centres[:, None] - np.stack([pred.center for pred in by_centre])[None], axis=-1
+        )
         closeness = 1.0 - distance / (sides[:, None] * config.match_center_distance)
         for r, c in greedy_match(closeness, 0.0):
             matches[free[r]] = by_centre[c]

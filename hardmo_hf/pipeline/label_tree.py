@@ -57,7 +57,9 @@ def list_clips(normal_tree: Path) -> list[str]:
     """``<category>/<clip_id>`` of every clip folder of the normal tree, sorted."""
     normal_tree = Path(normal_tree)
     if not normal_tree.is_dir():
-        raise FileNotFoundError(f"{normal_tree}: no normal label tree (run `hardmo-hf pipeline ingest` first)")
+        raise FileNotFoundError(
+            f"{normal_tree}: no normal label tree (run `hardmo-hf pipeline ingest` first)"
+        )
     return sorted(f"{c.parent.name}/{c.name}" for c in normal_tree.glob("*/*") if c.is_dir())
 
 

@@ -19,16 +19,13 @@ Confidences in the label layouts are the raw MMPose scores clipped to [0, 1] (sc
 from __future__ import annotations
 
 import os
-import pickle
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from ..constants import BBOX_SCALE_UNIT
 from ..data.keypoint_convert import fingertips_from_wholebody133, label44_from_wholebody133
-
-DEFAULT_BOX_SCALE_FACTOR = 1.2  # the label box is 1.2x the tight detector box (HMR/SPIN convention)
+from .config import DEFAULT_BOX_SCALE_FACTOR
 
 
 def label_keypoints(wholebody: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -76,20 +73,6 @@ def make_label(
             "track_confidence": float(track_confidence),
         },
     }
-
-
-def write_pickle_atomic(path: Path, obj) -> None:
-    """Pickle ``obj`` to ``path`` through a temporary file in the same folder (never a half-written file)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as f:
-            pickle.dump(obj, f, protocol=4)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def place_image(source: Path, target: Path, mode: str) -> None:

@@ -21,10 +21,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..data.writers import write_label
 from .camera import fit_weak_perspective, project
 from .fitting import FIT_BODY, FIT_CAMERA, FIT_FOOT, FIT_HAND, FitBatch, LabelFitter, keypoint_errors
 from .label_tree import NORMAL_TREE, SampleRef, fit_batch, load_label
-from .labels import write_pickle_atomic
 
 REPORT_CONFIDENCE = 0.5
 TARGET_POINTS = {"foot": FIT_FOOT, "hand": FIT_HAND}
@@ -38,7 +38,9 @@ def _errors(fitter: LabelFitter, batch: FitBatch, pose, scale, translation, rows
     return error.cpu().numpy()
 
 
-def optimize_batch(fitter: LabelFitter, batch: FitBatch, stage: str, hand_stages=("hand_body", "hand")) -> dict:
+def optimize_batch(
+    fitter: LabelFitter, batch: FitBatch, stage: str, hand_stages=("hand_body", "hand")
+) -> dict:
     """Run the ``foot`` stage or the hand stages on a batch; returns the new poses and per-sample records."""
     batch = fitter._to_device(batch)
     results = [fitter.fit_foot(batch)] if stage == "foot" else fitter.fit_hand(batch, tuple(hand_stages))
@@ -60,9 +62,13 @@ def optimize_batch(fitter: LabelFitter, batch: FitBatch, stage: str, hand_stages
         "objective_after": np.stack([r.objective_after.cpu().numpy() for r in results], 1),
         "improved": np.stack([r.improved.cpu().numpy() for r in results], 1),
         "target_error_before": _errors(fitter, batch, batch.pose, scale0, trans0, target),
-        "target_error_after": _errors(fitter, batch, final.pose, final.camera_scale, final.camera_translation, target),
+        "target_error_after": _errors(
+            fitter, batch, final.pose, final.camera_scale, final.camera_translation, target
+        ),
         "body_error_before": _errors(fitter, batch, batch.pose, scale0, trans0, body),
-        "body_error_after": _errors(fitter, batch, final.pose, final.camera_scale, final.camera_translation, body),
+        "body_error_after": _errors(
+            fitter, batch, final.pose, final.camera_scale, final.camera_translation, body
+        ),
         "stages": [r.stage for r in results],
     }
 
@@ -87,9 +93,16 @@ def optimize_samples(
     """
     normal_tree, out_tree = Path(out_root) / NORMAL_TREE, Path(out_root) / stage
     summary = {
-        "samples": len(refs), "written": 0, "skipped": {}, "valid_camera": 0,
-        "improved_per_stage": None, "seconds": 0.0,
-        "target_error_before": [], "target_error_after": [], "body_error_before": [], "body_error_after": [],
+        "samples": len(refs),
+        "written": 0,
+        "skipped": {},
+        "valid_camera": 0,
+        "improved_per_stage": None,
+        "seconds": 0.0,
+        "target_error_before": [],
+        "target_error_after": [],
+        "body_error_before": [],
+        "body_error_after": [],
     }
     for start in range(0, len(refs), batch_size):
         chunk, raws, labels = [], [], []
@@ -125,7 +138,7 @@ def optimize_samples(
             for key in ("target_error_before", "target_error_after", "body_error_before", "body_error_after"):
                 record[key] = _number(out[key][i])
                 summary[key].append(record[key])
-            write_pickle_atomic(ref.label_path(out_tree), optimized_label(raw, out["pose"][i], record))
+            write_label(ref.label_path(out_tree), optimized_label(raw, out["pose"][i], record))
             summary["written"] += 1
         if progress is not None:
             progress.update(len(chunk))
@@ -153,7 +166,9 @@ def merge_optimize_summaries(summaries: list[dict], stage: str, hand_stages) -> 
             skipped[reason] = skipped.get(reason, 0) + count
     seconds = sum(s["seconds"] for s in summaries)
     written = sum(s["written"] for s in summaries)
-    improved = [sum((s["improved_per_stage"] or [0] * len(stages))[k] for s in summaries) for k in range(len(stages))]
+    improved = [
+        sum((s["improved_per_stage"] or [0] * len(stages))[k] for s in summaries) for k in range(len(stages))
+    ]
     report = {
         "stage": stage,
         "stages": stages,
@@ -168,7 +183,9 @@ def merge_optimize_summaries(summaries: list[dict], stage: str, hand_stages) -> 
     }
     for key in ("target_error", "body_error"):
         for when in ("before", "after"):
-            values = np.array([v for s in summaries for v in s[f"{key}_{when}"] if v is not None], dtype=float)
+            values = np.array(
+                [v for s in summaries for v in s[f"{key}_{when}"] if v is not None], dtype=float
+            )
             report[f"{key}_{when}"] = {
                 "mean": float(values.mean()) if values.size else None,
                 "median": float(np.median(values)) if values.size else None,

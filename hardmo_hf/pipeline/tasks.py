@@ -26,11 +26,17 @@ from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
-
 from datatrove.pipeline.base import PipelineStep
 
-from .ingest import ClipInput, IngestConfig, discover_clips, ingest_clip, merge_ingest_reports, write_clip_reports
-from .mining import MiningConfig, write_mining_outputs
+from .config import IngestConfig, MiningConfig
+from .ingest import (
+    ClipInput,
+    discover_clips,
+    ingest_clip,
+    merge_ingest_reports,
+    write_clip_reports,
+)
+from .mining import write_mining_outputs
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +66,10 @@ def run_tasks(step: FunctionTask, tasks: int, workers: int, logging_dir: Path) -
     from datatrove.executor import LocalPipelineExecutor
 
     executor = LocalPipelineExecutor(
-        pipeline=[step], tasks=tasks, workers=min(workers, tasks), logging_dir=str(logging_dir),
+        pipeline=[step],
+        tasks=tasks,
+        workers=min(workers, tasks),
+        logging_dir=str(logging_dir),
         skip_completed=True,
     )
     executor.run()
@@ -91,10 +100,14 @@ def _ingest_task(rank, world_size, clips, out_root, config, parts_dir):
 
     for clip in tqdm(_shard(clips, rank, world_size), desc=f"ingest task {rank}", unit="clip", leave=False):
         results.append(ingest_clip(clip, Path(out_root) / "normal", config))
-    write_clip_reports(results, Path(parts_dir) / f"{rank:05d}.json", Path(parts_dir) / f"{rank:05d}.dropped.jsonl")
+    write_clip_reports(
+        results, Path(parts_dir) / f"{rank:05d}.json", Path(parts_dir) / f"{rank:05d}.dropped.jsonl"
+    )
 
 
-def run_ingest(raw_root: Path, out_root: Path, config: IngestConfig, tasks: int = 1, workers: int = 1) -> dict:
+def run_ingest(
+    raw_root: Path, out_root: Path, config: IngestConfig, tasks: int = 1, workers: int = 1
+) -> dict:
     """Ingest every clip of ``raw_root`` into ``out_root/normal``; returns (and writes) the ingest report."""
     raw_root, out_root = Path(raw_root), Path(out_root)
     clips: list[ClipInput] = discover_clips(raw_root)
@@ -102,8 +115,9 @@ def run_ingest(raw_root: Path, out_root: Path, config: IngestConfig, tasks: int 
     key = _fingerprint("ingest", str(raw_root.resolve()), [c.name for c in clips], asdict(config), tasks)
     reports = out_root / REPORTS_DIR
     parts_dir = reports / "parts" / f"ingest-{key}"
-    step = FunctionTask("ingest", _ingest_task, clips=clips, out_root=str(out_root), config=config,
-                        parts_dir=str(parts_dir))
+    step = FunctionTask(
+        "ingest", _ingest_task, clips=clips, out_root=str(out_root), config=config, parts_dir=str(parts_dir)
+    )
     run_tasks(step, tasks, workers, reports / "logs" / f"ingest-{key}")
     for name in SUBJECT_MAP_NAMES:
         if (raw_root / name).is_file():
@@ -113,8 +127,7 @@ def run_ingest(raw_root: Path, out_root: Path, config: IngestConfig, tasks: int 
             shutil.copyfile(raw_root / name, out_root / name)
     report = merge_ingest_reports([parts_dir / f"{r:05d}.json" for r in range(tasks)], config)
     with open(reports / "ingest_dropped.jsonl", "w") as out:
-        for rank in range(tasks):
-            out.write((parts_dir / f"{rank:05d}.dropped.jsonl").read_text())
+        out.writelines((parts_dir / f"{rank:05d}.dropped.jsonl").read_text() for rank in range(tasks))
     (reports / "ingest_report.json").write_text(json.dumps(report, indent=1))
     return report
 
@@ -122,14 +135,21 @@ def run_ingest(raw_root: Path, out_root: Path, config: IngestConfig, tasks: int 
 # ----------------------------------------------------------------------------------------------------
 # mine
 # ----------------------------------------------------------------------------------------------------
-def _fitter(smpl_path, device, stage_configs=None):
-    from .fitting import LabelFitter
+def _fitter(smpl_path, device, iterations=None):
+    from dataclasses import replace
+
+    from .fitting import DEFAULT_STAGE_CONFIGS, LabelFitter
     from .kinematics import SMPLKeypointModel
 
-    return LabelFitter(SMPLKeypointModel(smpl_path).to(device), stage_configs)
+    configs = None
+    if iterations is not None:
+        configs = {name: replace(cfg, iterations=iterations) for name, cfg in DEFAULT_STAGE_CONFIGS.items()}
+    return LabelFitter(SMPLKeypointModel(smpl_path).to(device), configs)
 
 
-def _mine_task(rank, world_size, clips, normal_tree, smpl_path, config, batch_size, device, threads, parts_dir):
+def _mine_task(
+    rank, world_size, clips, normal_tree, smpl_path, config, batch_size, device, threads, parts_dir
+):
     from tqdm import tqdm
 
     from .label_tree import fit_batch, list_samples, load_label
@@ -144,14 +164,16 @@ def _mine_task(rank, world_size, clips, normal_tree, smpl_path, config, batch_si
             return
         errors = mining_errors(fitter, fit_batch([label for _, label in pending]), config)
         for i, (ref, _) in enumerate(pending):
-            rows.append({
-                "sample_id": ref.sample_id,
-                "foot": None if np.isnan(errors["foot"][i]) else round(float(errors["foot"][i]), 6),
-                "hand": None if np.isnan(errors["hand"][i]) else round(float(errors["hand"][i]), 6),
-                "foot_points": int(errors["foot_points"][i]),
-                "hand_points": int(errors["hand_points"][i]),
-                "camera_ok": bool(errors["camera_ok"][i]),
-            })
+            rows.append(
+                {
+                    "sample_id": ref.sample_id,
+                    "foot": None if np.isnan(errors["foot"][i]) else round(float(errors["foot"][i]), 6),
+                    "hand": None if np.isnan(errors["hand"][i]) else round(float(errors["hand"][i]), 6),
+                    "foot_points": int(errors["foot_points"][i]),
+                    "hand_points": int(errors["hand_points"][i]),
+                    "camera_ok": bool(errors["camera_ok"][i]),
+                }
+            )
         pending.clear()
 
     for clip in tqdm(_shard(clips, rank, world_size), desc=f"mine task {rank}", unit="clip", leave=False):
@@ -170,8 +192,14 @@ def _mine_task(rank, world_size, clips, normal_tree, smpl_path, config, batch_si
 
 
 def run_mine(
-    out_root: Path, config: MiningConfig, smpl_path=None, tasks: int = 1, workers: int = 1,
-    batch_size: int = 1024, device: str = "cpu", threads: int = 1,
+    out_root: Path,
+    config: MiningConfig,
+    smpl_path=None,
+    tasks: int = 1,
+    workers: int = 1,
+    batch_size: int = 1024,
+    device: str = "cpu",
+    threads: int = 1,
 ) -> dict:
     """Mine Foot and Hand hard cases of ``out_root/normal`` into ``out_root/reports/mining/``."""
     from ..models.body_model_hardmo import resolve_smpl_path
@@ -183,12 +211,22 @@ def run_mine(
     clips = list_clips(normal_tree)
     tasks = max(1, min(tasks, len(clips)))
     # Criteria do not depend on the thresholds: reruns with new thresholds reuse the computed errors.
-    key = _fingerprint("mine", clips, config.min_confidence, config.min_points, _tree_state(normal_tree), tasks)
+    key = _fingerprint(
+        "mine", clips, config.min_confidence, config.min_points, _tree_state(normal_tree), tasks
+    )
     reports = out_root / REPORTS_DIR
     parts_dir = reports / "parts" / f"mine-{key}"
     step = FunctionTask(
-        "mine", _mine_task, clips=clips, normal_tree=str(normal_tree), smpl_path=smpl_path, config=config,
-        batch_size=batch_size, device=device, threads=threads, parts_dir=str(parts_dir),
+        "mine",
+        _mine_task,
+        clips=clips,
+        normal_tree=str(normal_tree),
+        smpl_path=smpl_path,
+        config=config,
+        batch_size=batch_size,
+        device=device,
+        threads=threads,
+        parts_dir=str(parts_dir),
     )
     run_tasks(step, tasks, workers, reports / "logs" / f"mine-{key}")
     rows = []
@@ -210,7 +248,18 @@ def _tree_state(tree: Path) -> list:
 # optimize
 # ----------------------------------------------------------------------------------------------------
 def _optimize_task(
-    rank, world_size, samples, out_root, stage, hand_stages, smpl_path, batch_size, device, threads, parts_dir,
+    rank,
+    world_size,
+    samples,
+    out_root,
+    stage,
+    hand_stages,
+    smpl_path,
+    batch_size,
+    device,
+    threads,
+    iterations,
+    parts_dir,
 ):
     from tqdm import tqdm
 
@@ -218,7 +267,7 @@ def _optimize_task(
     from .optimize import optimize_samples
 
     _set_threads(threads)
-    fitter = _fitter(smpl_path, device)
+    fitter = _fitter(smpl_path, device, iterations)
     refs = [SampleRef.parse(s) for s in _shard(samples, rank, world_size)]
     progress = tqdm(total=len(refs), desc=f"optimize {stage} task {rank}", unit="label", leave=False)
     summary = optimize_samples(fitter, refs, Path(out_root), stage, hand_stages, batch_size, progress)
@@ -229,9 +278,17 @@ def _optimize_task(
 
 
 def run_optimize(
-    out_root: Path, stage: str, samples: list[str] | None = None, smpl_path=None, tasks: int = 1,
-    workers: int = 1, batch_size: int = 1024, device: str = "cpu", threads: int = 1,
+    out_root: Path,
+    stage: str,
+    samples: list[str] | None = None,
+    smpl_path=None,
+    tasks: int = 1,
+    workers: int = 1,
+    batch_size: int = 1024,
+    device: str = "cpu",
+    threads: int = 1,
     hand_stages: tuple[str, ...] = ("hand_body", "hand"),
+    iterations: int | None = None,
 ) -> dict:
     """Optimize the mined ``stage`` samples (or ``samples``) of ``out_root/normal`` into ``out_root/<stage>``."""
     from ..models.body_model_hardmo import resolve_smpl_path
@@ -244,17 +301,30 @@ def run_optimize(
     if samples is None:
         listing = out_root / REPORTS_DIR / "mining" / f"{stage}.txt"
         if not listing.is_file():
-            raise FileNotFoundError(f"{listing}: no mined {stage} samples (run `hardmo-hf pipeline mine` first)")
+            raise FileNotFoundError(
+                f"{listing}: no mined {stage} samples (run `hardmo-hf pipeline mine` first)"
+            )
         samples = [line.strip() for line in listing.read_text().splitlines() if line.strip()]
     samples = sorted(set(samples))
     tasks = max(1, min(tasks, len(samples) or 1))
-    key = _fingerprint("optimize", stage, hand_stages, samples, _tree_state(out_root / "normal"), tasks)
+    key = _fingerprint(
+        "optimize", stage, hand_stages, iterations, samples, _tree_state(out_root / "normal"), tasks
+    )
     reports = out_root / REPORTS_DIR
     parts_dir = reports / "parts" / f"optimize-{stage}-{key}"
     step = FunctionTask(
-        f"optimize {stage}", _optimize_task, samples=samples, out_root=str(out_root), stage=stage,
-        hand_stages=tuple(hand_stages), smpl_path=smpl_path, batch_size=batch_size, device=device,
-        threads=threads, parts_dir=str(parts_dir),
+        f"optimize {stage}",
+        _optimize_task,
+        samples=samples,
+        out_root=str(out_root),
+        stage=stage,
+        hand_stages=tuple(hand_stages),
+        smpl_path=smpl_path,
+        batch_size=batch_size,
+        device=device,
+        threads=threads,
+        iterations=iterations,
+        parts_dir=str(parts_dir),
     )
     started = time.perf_counter()
     run_tasks(step, tasks, workers, reports / "logs" / f"optimize-{stage}-{key}")
@@ -264,4 +334,3 @@ def run_optimize(
     report["wall_seconds_this_run"] = round(elapsed, 3)
     (reports / f"optimize_{stage}.json").write_text(json.dumps(report, indent=1))
     return report
-

@@ -27,7 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-COCO_PERSON_CLASS = 0
+from .config import COCO_PERSON_CLASS
+
 TRACK_FILE_NAMES = ("tracks.json", "tracks.jsonl", "tracks.npz", "labels", "tracks.txt")
 
 
