@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..constants import NUM_SMPL_JOINTS
+from ..constants import NUM_SMPL_JOINTS, SMPLX45_TO_WHOLEBODY33
 from ..pipeline.camera import project
 from ..pipeline.fitting import FIT_MODEL_JOINTS, FitBatch
 from ..pipeline.kinematics import SMPLKeypointModel
@@ -190,7 +190,7 @@ class RawSampleSummary:
 
 def _wholebody133(joints2d: np.ndarray, rng: np.random.Generator, box_side: float) -> np.ndarray:
     """(45,2) px smplx joints -> (133,3) COCO-WholeBody with raw MMPose-like scores (some above 1)."""
-    from ..constants import SMPLX45_TO_WHOLEBODY33, WHOLEBODY33_FROM_WHOLEBODY133
+    from ..constants import WHOLEBODY33_FROM_WHOLEBODY133
 
     points = np.zeros((133, 3), dtype=np.float64)
     points[list(WHOLEBODY33_FROM_WHOLEBODY133), :2] = joints2d[list(SMPLX45_TO_WHOLEBODY33)]
@@ -321,7 +321,7 @@ def make_sample_raw_input(
                 rows, frame_instances, drawn = [], [], []
                 for p in range(people_per_clip):
                     points = _wholebody133(joints[p], rng, 0.8 * height)
-                    body = points[:23, :2]
+                    body = joints[p][list(SMPLX45_TO_WHOLEBODY33[:23])]  # what the detector sees: the person
                     box = np.concatenate([body.min(0), body.max(0)])
                     pad = 0.05 * (box[2:] - box[:2])
                     box = np.concatenate([box[:2] - pad, box[2:] + pad])
