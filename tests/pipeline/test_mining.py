@@ -113,5 +113,6 @@ def test_project_matches_fitter_keypoints(keypoint_model):
     batch = _exact_batch(keypoint_model, count=2, seed=3)
     fitter = LabelFitter(keypoint_model)
     scale, translation, valid = fitter.initial_camera(batch, min_confidence=0.5)
+    assert valid.all()
     points = project(fitter.keypoints(batch.pose, keypoint_model.rest(batch.betas)), scale, translation)
     torch.testing.assert_close(points, batch.keypoints[..., :2], atol=1e-2, rtol=0)

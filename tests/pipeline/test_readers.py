@@ -112,7 +112,7 @@ def test_mmpose_inferencer_form_is_zero_based(tmp_path):
 
 def test_mmpose_demo_form_is_one_based_with_json_tricks_arrays(tmp_path):
     rng = np.random.default_rng(1)
-    first, kp, scores = _instance(rng)
+    first, kp, _ = _instance(rng)
     first["keypoints"] = {"__ndarray__": kp.tolist(), "dtype": "float32", "shape": [133, 2], "Corder": True}
     second, kp2, _ = _instance(rng, with_box=False)
     raw = np.asarray(kp2, dtype="<f8")
