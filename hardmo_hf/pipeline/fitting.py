@@ -44,7 +44,7 @@ from ..constants import (
     SMPLX45_TO_BODY25,
 )
 from .camera import fit_weak_perspective, project
-from .kinematics import SMPLKeypointModel
+from .kinematics import PartialKeypoints, SMPLKeypointModel
 from .priors import geman_mcclure, joint_limit_tensors, limit_violation
 from .rotations import axis_angle_to_matrix
 
@@ -141,8 +141,11 @@ class LabelFitter:
         stage_configs: per-stage overrides of :data:`DEFAULT_STAGE_CONFIGS`.
     """
 
-    def __init__(self, keypoint_model: SMPLKeypointModel, stage_configs: dict | None = None):
+    def __init__(
+        self, keypoint_model: SMPLKeypointModel, stage_configs: dict | None = None, partial: bool = True
+    ):
         self.model = keypoint_model
+        self.partial = partial  # recompute only the free joints' subtrees (exact; False: full forward)
         self.configs = dict(DEFAULT_STAGE_CONFIGS)
         self.configs.update(stage_configs or {})
         device = keypoint_model.joint_template.device
@@ -186,14 +189,21 @@ class LabelFitter:
         shift = torch.zeros_like(trans0, requires_grad=cfg.optimize_camera)
         weights = self._weights(batch, cfg)
         params = [theta] + ([log_scale, shift] if cfg.optimize_camera else [])
-        optimizer = torch.optim.Adam(params, lr=cfg.learning_rate)
+        optimizer = _Adam(params, lr=cfg.learning_rate)
+        partial = (
+            PartialKeypoints(self.model, axis_angle_to_matrix(pose0), rest, free) if self.partial else None
+        )
 
         def objective(theta_, log_scale_, shift_, sigma):
             pose = pose0.clone()
             pose[:, free] = theta_
             scale = scale0 * torch.exp(log_scale_)
             translation = trans0 + shift_ * batch.box_size[:, None]
-            points = project(self.keypoints(pose.reshape(-1, 72), rest), scale, translation)
+            if partial is not None:
+                model_points = partial(axis_angle_to_matrix(theta_))[:, self.fit_index]
+            else:
+                model_points = self.keypoints(pose.reshape(-1, 72), rest)
+            points = project(model_points, scale, translation)
             residual = (points - batch.keypoints[..., :2]) / batch.box_size[:, None, None]
             data = (weights * geman_mcclure((residual**2).sum(-1), sigma)).sum(-1)
             prior = cfg.prior_weight * ((theta_ - pose0[:, free]) ** 2).sum((-1, -2))
@@ -206,10 +216,8 @@ class LabelFitter:
         for step in range(cfg.iterations):
             progress = min(1.0, step / anneal_steps)
             sigma = math.exp((1 - progress) * math.log(cfg.sigma_start) + progress * math.log(cfg.sigma))
-            optimizer.zero_grad(set_to_none=True)
             loss, *_ = objective(theta, log_scale, shift, sigma)
-            loss.sum().backward()
-            optimizer.step()
+            optimizer.step(torch.autograd.grad(loss.sum(), params))
         with torch.no_grad():
             after, pose, scale, translation = objective(theta, log_scale, shift, cfg.sigma)
             improved = valid & (after < before)
@@ -256,6 +264,31 @@ class LabelFitter:
         return FitBatch(
             *(t.to(self.device, dtype) for t in (batch.pose, batch.betas, batch.keypoints, batch.box_size))
         )
+
+
+class _Adam:
+    """Adam (Kingma & Ba 2015, torch's defaults betas=(0.9, 0.999), eps=1e-8) on a few tensors.
+
+    The same update as ``torch.optim.Adam``; written out because creating a ``torch.optim`` optimizer
+    imports ``torch._dynamo`` (~4 s in every fresh worker process), which dominated short tasks.
+    """
+
+    def __init__(self, params: list[torch.Tensor], lr: float, betas=(0.9, 0.999), eps: float = 1e-8):
+        self.params, self.lr, self.betas, self.eps, self.step_count = params, lr, betas, eps, 0
+        self.first = [torch.zeros_like(p) for p in params]
+        self.second = [torch.zeros_like(p) for p in params]
+
+    @torch.no_grad()
+    def step(self, grads) -> None:
+        self.step_count += 1
+        beta1, beta2 = self.betas
+        correction1 = 1 - beta1**self.step_count
+        correction2 = 1 - beta2**self.step_count
+        for param, grad, m, v in zip(self.params, grads, self.first, self.second):
+            m.mul_(beta1).add_(grad, alpha=1 - beta1)
+            v.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+            denominator = (v / correction2).sqrt_().add_(self.eps)
+            param.addcdiv_(m, denominator, value=-self.lr / correction1)
 
 
 def keypoint_errors(

@@ -135,3 +135,81 @@ def _matmul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 def _matvec(a: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     """(...,3,3) @ (...,3)."""
     return (a * v[..., None, :]).sum(-1)
+
+
+class PartialKeypoints:
+    """The smplx-45 joints as a function of a few *free* joints' rotations, all other joints held fixed.
+
+    Optimization stages move a handful of joints (the legs below the hips, the wrists). Everything that does
+    not depend on them (the kinematic chain outside their subtrees, the pose blend shapes of the fixed
+    joints, the rotations of the fixed joints) is computed once here; each call recomputes only the free
+    subtrees and the 21 selected vertices. The result equals ``model(rotations, rest)`` with the free rotations replaced (tested).
+
+    Args:
+        model: the keypoint model.
+        rotations: (B,24,3,3) the initial local rotations (the fixed joints keep these).
+        rest: the batch's rest shape.
+        free: SMPL joint indices whose rotations are given at each call.
+    """
+
+    def __init__(self, model: SMPLKeypointModel, rotations: torch.Tensor, rest: RestShape, free):
+        self.model, self.free = model, list(free)
+        parents = model.parents.tolist()
+        with torch.no_grad():
+            rotations = rotations.detach().to(model.joint_template.dtype)
+            self.rotations0 = rotations
+            self.global_rot0, self.global_pos0 = model._chain(rotations, rest.joints)
+            self.joints0 = model(rotations, rest)
+        affected = set(self.free)
+        for j in range(1, NUM_SMPL_JOINTS):  # parents come before children in SMPL's joint order
+            if parents[j] in affected:
+                affected.add(j)
+        self.order = [j for j in range(NUM_SMPL_JOINTS) if j in affected]
+        self.rest_joints = rest.joints
+        # Every selected vertex can move: through skinning by a moved joint, or through the pose blend
+        # shapes of the free joints (in SMPL those touch every vertex). Skinning needs only the joints with
+        # a non-zero weight on one of the selected vertices.
+        weights = model.vertex_weights  # (21,24)
+        self.vertex_joints = [int(j) for j in torch.nonzero(weights.abs().sum(0)).flatten()]
+        self.vertex_weights = weights[:, self.vertex_joints]
+        eye = torch.eye(3, dtype=rotations.dtype, device=rotations.device)
+        self.posedirs = model.vertex_posedirs.reshape(NUM_SMPL_JOINTS - 1, 9, -1, 3)  # (23,9,21,3)
+        with torch.no_grad():
+            feature = (rotations[:, 1:] - eye).reshape(rotations.shape[0], NUM_SMPL_JOINTS - 1, 9)
+            self.vertices_posed0 = rest.vertices + torch.einsum("bjk,jkvc->bvc", feature, self.posedirs)
+        vertex_rows = range(NUM_SMPL_JOINTS, NUM_SMPL_JOINTS + weights.shape[0])
+        self.output_index = torch.tensor(self.order + list(vertex_rows), device=rotations.device)
+
+    def __call__(self, free_rotations: torch.Tensor) -> torch.Tensor:
+        """(B,F,3,3) rotations of the free joints -> (B,45,3) joints, metres."""
+        parents = self.model.parents.tolist()
+        local = {j: free_rotations[:, k] for k, j in enumerate(self.free)}
+        rot, pos = {}, {}
+        for j in self.order:
+            r = local.get(j, self.rotations0[:, j])
+            p = parents[j]
+            if p < 0:
+                rot[j], pos[j] = r, self.rest_joints[:, 0]
+                continue
+            parent_rot = rot.get(p, self.global_rot0[:, p])
+            parent_pos = pos.get(p, self.global_pos0[:, p])
+            rot[j] = _matmul(parent_rot, r)
+            pos[j] = parent_pos + _matvec(parent_rot, self.rest_joints[:, j] - self.rest_joints[:, p])
+        new_points = [pos[j] for j in self.order]
+        rows = [j - 1 for j in self.free if j > 0]
+        posed = self.vertices_posed0
+        if rows:
+            delta = torch.stack([local[j] - self.rotations0[:, j] for j in self.free if j > 0], 1)
+            posed = posed + torch.einsum(
+                "bjk,jkvc->bvc", delta.reshape(delta.shape[0], len(rows), 9), self.posedirs[rows]
+            )
+        weights = self.vertex_weights  # (21,J')
+        g_rot = torch.stack([rot.get(j, self.global_rot0[:, j]) for j in self.vertex_joints], 1)  # (B,J',3,3)
+        g_pos = torch.stack([pos.get(j, self.global_pos0[:, j]) for j in self.vertex_joints], 1)
+        offset = g_pos - _matvec(g_rot, self.rest_joints[:, self.vertex_joints])
+        blend_rot = torch.einsum("vj,bjrc->bvrc", weights, g_rot)
+        blend_off = torch.einsum("vj,bjc->bvc", weights, offset)
+        new_points += list((_matvec(blend_rot, posed) + blend_off).unbind(1))
+        joints = self.joints0.clone()
+        joints[:, self.output_index] = torch.stack(new_points, 1)
+        return joints

@@ -146,3 +146,43 @@ def test_joint_limits_and_the_initial_label_prior(keypoint_model, fitter):
     result = fitter.fit_foot(blind)
     assert not result.valid.any()
     torch.testing.assert_close(result.pose, torch.from_numpy(problem.label_pose))
+
+
+def test_the_written_out_adam_matches_torch_optim():
+    from hardmo_hf.pipeline.fitting import _Adam
+
+    torch.manual_seed(0)
+    a = torch.randn(5, 3, requires_grad=True)
+    b = a.detach().clone().requires_grad_(True)
+    reference, ours = torch.optim.Adam([a], lr=0.03), _Adam([b], lr=0.03)
+    for _ in range(50):
+        reference.zero_grad()
+        ((a**4).sum() + a.sin().sum()).backward()
+        reference.step()
+        ours.step(torch.autograd.grad((b**4).sum() + b.sin().sum(), [b]))
+    torch.testing.assert_close(b, a)
+
+
+def test_partial_forward_equals_the_full_forward(tmp_path):
+    """Recomputing only the free joints' subtrees is exact, also with SMPL-like dense weights and blend shapes."""
+    import pickle
+
+    from hardmo_hf.pipeline.kinematics import PartialKeypoints, SMPLKeypointModel
+    from hardmo_hf.testing.smpl import make_synthetic_smpl
+
+    path = make_synthetic_smpl(tmp_path)
+    data = pickle.loads(path.read_bytes())
+    rng = np.random.default_rng(0)
+    data["posedirs"] = (0.01 * rng.standard_normal(data["posedirs"].shape)).astype(np.float32)
+    data["weights"] = 0.7 * data["weights"] + 0.3 * np.roll(data["weights"], 1, axis=1)  # spread skinning
+    path.write_bytes(pickle.dumps(data))
+    model = SMPLKeypointModel(tmp_path)
+    torch.manual_seed(2)
+    rotations = axis_angle_to_matrix(0.5 * torch.randn(5, 24, 3))
+    rest = model.rest(torch.randn(5, 10))
+    for free in ([4, 5, 7, 8, 10, 11], [20, 21], [0, 3, 6, 9, 12, 15, 13, 14, 16, 17, 18, 19]):
+        partial = PartialKeypoints(model, rotations, rest, free)
+        new = axis_angle_to_matrix(0.5 * torch.randn(5, len(free), 3))
+        full = rotations.clone()
+        full[:, free] = new
+        torch.testing.assert_close(partial(new), model(full, rest), atol=1e-6, rtol=0)
