@@ -1,6 +1,6 @@
 """Label-optimization throughput (frames/s) of the foot and hand stages on CPU.
 
-    python benchmarks/bench_pipeline.py [--count 2048] [--workers 2] [--device cpu]
+    PYTHONPATH=$PWD python benchmarks/bench_pipeline.py [--count 2048] [--workers 2] [--device cpu]
 
 Three measurements, all in this run on the synthetic SMPL stand-in (same sizes as SMPL: 6890 vertices,
 24 joints, 207 pose blend shapes), labels corrupted as in the tests:
@@ -27,14 +27,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from hardmo_hf.constants import NUM_SMPL_JOINTS  # noqa: E402
-from hardmo_hf.models.body_model_hardmo import SMPLBodyModel  # noqa: E402
-from hardmo_hf.pipeline.fitting import LabelFitter  # noqa: E402
-from hardmo_hf.pipeline.kinematics import SMPLKeypointModel  # noqa: E402
-from hardmo_hf.testing.pipeline import make_fitting_problem  # noqa: E402
-from hardmo_hf.testing.smpl import make_synthetic_smpl  # noqa: E402
+from hardmo_hf.models.body_model_hardmo import SMPLBodyModel
+from hardmo_hf.pipeline.fitting import LabelFitter
+from hardmo_hf.pipeline.kinematics import SMPLKeypointModel
+from hardmo_hf.testing.pipeline import make_fitting_problem
+from hardmo_hf.testing.smpl import make_synthetic_smpl
 
 PAPER_GPU_FRAMES_PER_SECOND = 7_000_000 / (6000 * 3600)  # ~0.32
 
@@ -141,7 +138,7 @@ def main() -> int:
     )
     for stage in problems:
         base_fps, speedup = ratio[stage]
-        e2e_fps, per_task = e2e[stage]
+        e2e_fps, _ = e2e[stage]
         status = "ok" if e2e_fps >= 30 else "MISSED"
         print(
             f"{stage:<6}{core[stage]:>12.1f} f/s{base_fps:>17.2f} f/s{speedup:>9.1f}x{e2e_fps:>24.1f} f/s"
