@@ -149,7 +149,7 @@ def main() -> int:
         f"iterations). Paper: ~{PAPER_GPU_FRAMES_PER_SECOND:.2f} frames/s per GPU."
     )
     print(
-        f"end to end per task (optimization only, no I/O): "
+        "end to end per task (optimization only, no I/O): "
         + ", ".join(f"{s} {e2e[s][1]} f/s" for s in problems)
     )
     return 0
