@@ -46,7 +46,7 @@ from ..constants import (
 from .camera import fit_weak_perspective, project
 from .kinematics import PartialKeypoints, SMPLKeypointModel
 from .priors import geman_mcclure, joint_limit_tensors, limit_violation
-from .rotations import axis_angle_to_matrix
+from .rotations import axis_angle_to_rotmat
 
 # The fitting layout: 35 points = the 25 BODY_25 rows of keypoints_2d + the 10 fingertips.
 FIT_MODEL_JOINTS = tuple(SMPLX45_TO_BODY25) + tuple(SMPLX45_FINGERTIPS)  # smplx-45 rows
@@ -156,7 +156,7 @@ class LabelFitter:
     # -- public API ------------------------------------------------------------------------------------
     def keypoints(self, pose: torch.Tensor, rest) -> torch.Tensor:
         """(B,72) pose -> (B,35,3) model points in the fitting layout, metres."""
-        rotations = axis_angle_to_matrix(pose.reshape(-1, NUM_SMPL_JOINTS, 3))
+        rotations = axis_angle_to_rotmat(pose.reshape(-1, NUM_SMPL_JOINTS, 3))
         return self.model(rotations, rest)[:, self.fit_index]
 
     def initial_camera(self, batch: FitBatch, rest=None, points=FIT_CAMERA, min_confidence=0.3):
@@ -191,7 +191,7 @@ class LabelFitter:
         params = [theta] + ([log_scale, shift] if cfg.optimize_camera else [])
         optimizer = _Adam(params, lr=cfg.learning_rate)
         partial = (
-            PartialKeypoints(self.model, axis_angle_to_matrix(pose0), rest, free) if self.partial else None
+            PartialKeypoints(self.model, axis_angle_to_rotmat(pose0), rest, free) if self.partial else None
         )
 
         def objective(theta_, log_scale_, shift_, sigma):
@@ -200,7 +200,7 @@ class LabelFitter:
             scale = scale0 * torch.exp(log_scale_)
             translation = trans0 + shift_ * batch.box_size[:, None]
             if partial is not None:
-                model_points = partial(axis_angle_to_matrix(theta_))[:, self.fit_index]
+                model_points = partial(axis_angle_to_rotmat(theta_))[:, self.fit_index]
             else:
                 model_points = self.keypoints(pose.reshape(-1, 72), rest)
             points = project(model_points, scale, translation)

@@ -18,7 +18,7 @@ from ..pipeline.camera import project
 from ..pipeline.fitting import FIT_MODEL_JOINTS, FitBatch
 from ..pipeline.kinematics import SMPLKeypointModel
 from ..pipeline.priors import JOINT_ANGLE_LIMITS
-from ..pipeline.rotations import axis_angle_to_matrix, matrix_to_axis_angle
+from ..pipeline.rotations import axis_angle_to_rotmat, rotmat_to_axis_angle
 
 # Joints perturbed by each corruption, with the range of the perturbation angle in degrees.
 CORRUPTIONS = {
@@ -48,10 +48,10 @@ def sample_poses(rng: np.random.Generator, count: int) -> np.ndarray:
         pose[:, joint] = rng.uniform(0.5 * np.asarray(lo), 0.5 * np.asarray(hi), size=(count, 3))
     yaw = rng.uniform(-100, 100, size=count) * math.pi / 180
     tilt = rng.normal(scale=0.08, size=(count, 3))
-    upright = axis_angle_to_matrix(torch.tensor([math.pi, 0.0, 0.0], dtype=torch.float64))
-    turn = axis_angle_to_matrix(torch.from_numpy(np.stack([np.zeros(count), yaw, np.zeros(count)], -1)))
-    root = axis_angle_to_matrix(torch.from_numpy(tilt)) @ upright @ turn
-    pose[:, 0] = matrix_to_axis_angle(root).numpy()
+    upright = axis_angle_to_rotmat(torch.tensor([math.pi, 0.0, 0.0], dtype=torch.float64))
+    turn = axis_angle_to_rotmat(torch.from_numpy(np.stack([np.zeros(count), yaw, np.zeros(count)], -1)))
+    root = axis_angle_to_rotmat(torch.from_numpy(tilt)) @ upright @ turn
+    pose[:, 0] = rotmat_to_axis_angle(root).numpy()
     return pose.reshape(count, -1).astype(np.float32)
 
 
@@ -66,9 +66,9 @@ def perturb_joints(
     lows = np.array([joints_deg[j][0] for j in joints])
     highs = np.array([joints_deg[j][1] for j in joints])
     angle = rng.uniform(lows, highs, size=(len(pose), len(joints))) * math.pi / 180
-    delta = axis_angle_to_matrix(torch.from_numpy(axis * angle[..., None]))
-    current = axis_angle_to_matrix(torch.from_numpy(pose[:, joints].astype(np.float64)))
-    pose[:, joints] = matrix_to_axis_angle(current @ delta).numpy()
+    delta = axis_angle_to_rotmat(torch.from_numpy(axis * angle[..., None]))
+    current = axis_angle_to_rotmat(torch.from_numpy(pose[:, joints].astype(np.float64)))
+    pose[:, joints] = rotmat_to_axis_angle(current @ delta).numpy()
     return pose.reshape(len(pose), -1).astype(np.float32)
 
 
@@ -112,7 +112,7 @@ def render_keypoints(
 ) -> np.ndarray:
     """(N,45,2) px: the smplx-45 joints of ``pose`` seen through a weak-perspective camera."""
     with torch.no_grad():
-        rotations = axis_angle_to_matrix(torch.from_numpy(pose).reshape(-1, NUM_SMPL_JOINTS, 3))
+        rotations = axis_angle_to_rotmat(torch.from_numpy(pose).reshape(-1, NUM_SMPL_JOINTS, 3))
         joints = model(rotations, model.rest(torch.from_numpy(betas)))
         return project(joints, torch.from_numpy(scale), torch.from_numpy(translation)).numpy()
 
@@ -499,7 +499,7 @@ def _write_keypoints(clip_dir, keypoint_format, instances) -> None:
 
 def _write_smpl(clip_dir, smpl_format, rows, pickle) -> None:
     pose = np.stack([r["pose"] for r in rows]).reshape(-1, NUM_SMPL_JOINTS, 3)
-    matrices = axis_angle_to_matrix(torch.from_numpy(pose.astype(np.float64))).numpy().astype(np.float32)
+    matrices = axis_angle_to_rotmat(torch.from_numpy(pose.astype(np.float64))).numpy().astype(np.float32)
     frames = np.array([r["frame_index"] for r in rows], dtype=np.int64)
     betas = np.stack([r["betas"] for r in rows])
     boxes = np.stack([r["bbox"] for r in rows]).astype(np.float32)

@@ -22,7 +22,7 @@ from hardmo_hf.pipeline.fitting import (
     keypoint_errors,
 )
 from hardmo_hf.pipeline.priors import joint_limit_tensors, limit_violation
-from hardmo_hf.pipeline.rotations import axis_angle_to_matrix, geodesic_angle
+from hardmo_hf.pipeline.rotations import axis_angle_to_rotmat, geodesic_angle
 from hardmo_hf.testing.pipeline import make_fitting_problem
 
 COUNT = 96
@@ -31,7 +31,7 @@ COUNT = 96
 def test_keypoint_model_equals_the_smplx_forward(synthetic_smpl_dir, keypoint_model):
     body = SMPLBodyModel(synthetic_smpl_dir)
     torch.manual_seed(0)
-    rotations = axis_angle_to_matrix(0.5 * torch.randn(6, 24, 3))
+    rotations = axis_angle_to_rotmat(0.5 * torch.randn(6, 24, 3))
     betas = torch.randn(6, 10)
     full = body(rotations[:, :1], rotations[:, 1:], betas).joints45
     fast = keypoint_model(rotations, keypoint_model.rest(betas))
@@ -65,8 +65,8 @@ def _evaluate(problem, fitter, pose, scale, translation):
     for name, rows in (("body", FIT_BODY), ("foot", FIT_FOOT), ("fingertips", FIT_FINGERTIPS)):
         errors[name] = float(keypoint_errors(points, clean, box, rows, 0.5)[0].mean())
     angle = geodesic_angle(
-        axis_angle_to_matrix(torch.from_numpy(pose).double().reshape(-1, 24, 3)),
-        axis_angle_to_matrix(torch.from_numpy(problem.gt_pose).double().reshape(-1, 24, 3)),
+        axis_angle_to_rotmat(torch.from_numpy(pose).double().reshape(-1, 24, 3)),
+        axis_angle_to_rotmat(torch.from_numpy(problem.gt_pose).double().reshape(-1, 24, 3)),
     ).rad2deg()
     errors["ankles_deg"] = float(angle[:, [7, 8]].mean())
     errors["wrists_deg"] = float(angle[:, [20, 21]].mean())
@@ -178,11 +178,11 @@ def test_partial_forward_equals_the_full_forward(tmp_path):
     path.write_bytes(pickle.dumps(data))
     model = SMPLKeypointModel(tmp_path)
     torch.manual_seed(2)
-    rotations = axis_angle_to_matrix(0.5 * torch.randn(5, 24, 3))
+    rotations = axis_angle_to_rotmat(0.5 * torch.randn(5, 24, 3))
     rest = model.rest(torch.randn(5, 10))
     for free in ([4, 5, 7, 8, 10, 11], [20, 21], [0, 3, 6, 9, 12, 15, 13, 14, 16, 17, 18, 19]):
         partial = PartialKeypoints(model, rotations, rest, free)
-        new = axis_angle_to_matrix(0.5 * torch.randn(5, len(free), 3))
+        new = axis_angle_to_rotmat(0.5 * torch.randn(5, len(free), 3))
         full = rotations.clone()
         full[:, free] = new
         torch.testing.assert_close(partial(new), model(full, rest), atol=1e-6, rtol=0)

@@ -12,7 +12,7 @@ import torch
 
 from hardmo_hf.pipeline.hmr2_predictions import read_hmr2_predictions
 from hardmo_hf.pipeline.mmpose_json import read_mmpose_json
-from hardmo_hf.pipeline.rotations import axis_angle_to_matrix, matrix_to_axis_angle
+from hardmo_hf.pipeline.rotations import axis_angle_to_rotmat, rotmat_to_axis_angle
 from hardmo_hf.pipeline.tracks import read_tracks
 from hardmo_hf.safe_pickle import UnsafePickleError
 
@@ -161,7 +161,7 @@ def _poses(n, seed=0):
 
 def test_hmr2_npz_rotation_matrices_and_crop_centres(tmp_path):
     pose, betas = _poses(3)
-    matrices = axis_angle_to_matrix(torch.from_numpy(pose).double()).numpy()
+    matrices = axis_angle_to_rotmat(torch.from_numpy(pose).double()).numpy()
     path = tmp_path / "smpl.npz"
     np.savez(
         path,
@@ -225,13 +225,13 @@ def test_hmr2_refuses_malicious_pickles_and_unmatchable_predictions(tmp_path):
         read_hmr2_predictions(path)
 
 
-def test_matrix_to_axis_angle_round_trip_including_half_turns():
+def test_rotmat_to_axis_angle_round_trip_including_half_turns():
     torch.manual_seed(0)
     axis = torch.nn.functional.normalize(torch.randn(500, 3, dtype=torch.float64), dim=-1)
     angle = torch.rand(500, 1, dtype=torch.float64) * torch.pi
     angle[:5] = torch.pi  # half turns: the hard case of the inverse
     angle[5:10] = 1e-9
     aa = axis * angle
-    back = matrix_to_axis_angle(axis_angle_to_matrix(aa))
-    torch.testing.assert_close(axis_angle_to_matrix(back), axis_angle_to_matrix(aa), atol=1e-9, rtol=0)
+    back = rotmat_to_axis_angle(axis_angle_to_rotmat(aa))
+    torch.testing.assert_close(axis_angle_to_rotmat(back), axis_angle_to_rotmat(aa), atol=1e-9, rtol=0)
     torch.testing.assert_close(back[10:], aa[10:], atol=1e-9, rtol=0)
