@@ -44,6 +44,10 @@ REPORTS_DIR = "reports"
 SUBJECT_MAP_NAMES = ("subjects.json", "subjects.csv")
 
 
+# The task functions (``ingest_task``, ``mine_task``, ``optimize_task``) are public so that other datatrove
+# executors (Slurm, Ray) can run them: wrap one in a FunctionTask with the keyword arguments run_* passes.
+
+
 class FunctionTask(PipelineStep):
     """A datatrove step that runs ``function(rank=..., world_size=..., **kwargs)`` once per task."""
 
@@ -94,7 +98,7 @@ def _set_threads(threads: int) -> None:
 # ----------------------------------------------------------------------------------------------------
 # ingest
 # ----------------------------------------------------------------------------------------------------
-def _ingest_task(rank, world_size, clips, out_root, config, parts_dir):
+def ingest_task(rank, world_size, clips, out_root, config, parts_dir):
     results = []
     from tqdm import tqdm
 
@@ -116,7 +120,7 @@ def run_ingest(
     reports = out_root / REPORTS_DIR
     parts_dir = reports / "parts" / f"ingest-{key}"
     step = FunctionTask(
-        "ingest", _ingest_task, clips=clips, out_root=str(out_root), config=config, parts_dir=str(parts_dir)
+        "ingest", ingest_task, clips=clips, out_root=str(out_root), config=config, parts_dir=str(parts_dir)
     )
     run_tasks(step, tasks, workers, reports / "logs" / f"ingest-{key}")
     for name in SUBJECT_MAP_NAMES:
@@ -147,7 +151,7 @@ def _fitter(smpl_path, device, iterations=None):
     return LabelFitter(SMPLKeypointModel(smpl_path).to(device), configs)
 
 
-def _mine_task(
+def mine_task(
     rank, world_size, clips, normal_tree, smpl_path, config, batch_size, device, threads, parts_dir
 ):
     from tqdm import tqdm
@@ -218,7 +222,7 @@ def run_mine(
     parts_dir = reports / "parts" / f"mine-{key}"
     step = FunctionTask(
         "mine",
-        _mine_task,
+        mine_task,
         clips=clips,
         normal_tree=str(normal_tree),
         smpl_path=smpl_path,
@@ -247,7 +251,7 @@ def _tree_state(tree: Path) -> list:
 # ----------------------------------------------------------------------------------------------------
 # optimize
 # ----------------------------------------------------------------------------------------------------
-def _optimize_task(
+def optimize_task(
     rank,
     world_size,
     samples,
@@ -314,7 +318,7 @@ def run_optimize(
     parts_dir = reports / "parts" / f"optimize-{stage}-{key}"
     step = FunctionTask(
         f"optimize {stage}",
-        _optimize_task,
+        optimize_task,
         samples=samples,
         out_root=str(out_root),
         stage=stage,
