@@ -240,12 +240,16 @@ def run_mine(
 
 
 def _tree_state(tree: Path) -> list:
-    """Cheap fingerprint of a label tree's content: label count and newest modification time per clip."""
-    state = []
-    for clip in sorted(p for p in Path(tree).glob("*/*") if p.is_dir()):
-        labels = list(clip.glob("*.pyd"))
-        state.append([clip.name, len(labels), max((p.stat().st_mtime_ns for p in labels), default=0)])
-    return state
+    """Cheap fingerprint of a label tree: each clip folder's modification time.
+
+    Every label is written under a temporary name and renamed into its clip folder, which updates the
+    folder's time, so a re-ingested or edited clip changes the fingerprint without a stat per label.
+    """
+    return [
+        [f"{p.parent.name}/{p.name}", p.stat().st_mtime_ns]
+        for p in sorted(Path(tree).glob("*/*"))
+        if p.is_dir()
+    ]
 
 
 # ----------------------------------------------------------------------------------------------------
