@@ -139,4 +139,3 @@ SMPL_FOOT_CHAIN_JOINTS = (4, 5, 7, 8, 10, 11)  # knees (lower-leg rotation), ank
 SMPL_WRIST_JOINTS = (20, 21)
 SMPL_ARM_CHAIN_JOINTS = (13, 14, 16, 17, 18, 19)  # collars, shoulders, elbows
 SMPL_TORSO_JOINTS = (0, 3, 6, 9, 12, 15)
-SMPL_HIP_JOINTS = (1, 2)

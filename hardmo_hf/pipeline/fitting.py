@@ -174,7 +174,7 @@ class LabelFitter:
         if stage not in self.configs:
             raise ValueError(f"unknown stage {stage!r}; expected one of {', '.join(self.configs)}")
         cfg = self.configs[stage]
-        batch = self._to_device(batch)
+        batch = self.to_device(batch)
         rest = self.model.rest(batch.betas)
         if camera is None:
             scale0, trans0, valid = self.initial_camera(batch, rest, min_confidence=cfg.min_confidence)
@@ -259,7 +259,8 @@ class LabelFitter:
         mask[list(cfg.target_points)] = 1.0
         return conf * mask
 
-    def _to_device(self, batch: FitBatch) -> FitBatch:
+    def to_device(self, batch: FitBatch) -> FitBatch:
+        """The batch on the model's device and dtype."""
         dtype = self.model.joint_template.dtype
         return FitBatch(
             *(t.to(self.device, dtype) for t in (batch.pose, batch.betas, batch.keypoints, batch.box_size))

@@ -47,9 +47,11 @@ class SMPLPrediction:
 
 
 def find_smpl_file(clip_dir: Path) -> Path:
-    for name in SMPL_FILE_NAMES:
-        if (clip_dir / name).is_file():
-            return clip_dir / name
+    found = [clip_dir / name for name in SMPL_FILE_NAMES if (clip_dir / name).is_file()]
+    if len(found) > 1:
+        raise ValueError(f"{clip_dir}: both {' and '.join(p.name for p in found)}: keep one")
+    if found:
+        return found[0]
     raise FileNotFoundError(
         f"{clip_dir}: no SMPL predictions found (expected {' or '.join(SMPL_FILE_NAMES)})"
     )

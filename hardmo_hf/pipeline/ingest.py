@@ -30,7 +30,6 @@ Per frame, in this order (every dropped record is counted with its reason, see :
 from __future__ import annotations
 
 import json
-import logging
 import re
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
@@ -45,8 +44,6 @@ from .hmr2_predictions import SMPLPrediction, find_smpl_file, read_hmr2_predicti
 from .labels import make_label, place_image
 from .mmpose_json import KEYPOINTS_FILE_NAME, KeypointInstance, read_mmpose_json
 from .tracks import Detection, find_tracks_file, read_tracks
-
-logger = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 FRAMES_DIR_NAME = "frames"

@@ -31,9 +31,6 @@ class RestShape:
     joints: torch.Tensor
     vertices: torch.Tensor
 
-    def index(self, items) -> RestShape:
-        return RestShape(self.joints[items], self.vertices[items])
-
 
 class SMPLKeypointModel(nn.Module):
     """The smplx-45 joints of SMPL for rotation matrices and betas (see module docstring).

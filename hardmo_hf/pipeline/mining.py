@@ -45,7 +45,7 @@ QUANTILES = (0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.925, 0.94, 0.95, 0.99)
 
 def mining_errors(fitter: LabelFitter, batch: FitBatch, config: MiningConfig) -> dict[str, np.ndarray]:
     """Per-label criteria of a batch: ``foot`` and ``hand`` errors (NaN when not judged), ``camera_ok``."""
-    batch = fitter._to_device(batch)
+    batch = fitter.to_device(batch)
     rest = fitter.model.rest(batch.betas)
     with torch.no_grad():
         scale, translation, valid = fitter.initial_camera(batch, rest, FIT_CAMERA, config.min_confidence)

@@ -42,7 +42,7 @@ def optimize_batch(
     fitter: LabelFitter, batch: FitBatch, stage: str, hand_stages=("hand_body", "hand")
 ) -> dict:
     """Run the ``foot`` stage or the hand stages on a batch; returns the new poses and per-sample records."""
-    batch = fitter._to_device(batch)
+    batch = fitter.to_device(batch)
     results = [fitter.fit_foot(batch)] if stage == "foot" else fitter.fit_hand(batch, tuple(hand_stages))
     final = results[-1]
     with torch.no_grad():

@@ -122,6 +122,7 @@ def run_ingest(
     step = FunctionTask(
         "ingest", ingest_task, clips=clips, out_root=str(out_root), config=config, parts_dir=str(parts_dir)
     )
+    logger.info("ingest: %d clips from %s in %d tasks on %d workers", len(clips), raw_root, tasks, workers)
     run_tasks(step, tasks, workers, reports / "logs" / f"ingest-{key}")
     for name in SUBJECT_MAP_NAMES:
         if (raw_root / name).is_file():
@@ -232,6 +233,7 @@ def run_mine(
         threads=threads,
         parts_dir=str(parts_dir),
     )
+    logger.info("mine: %d clips of %s in %d tasks on %d workers", len(clips), normal_tree, tasks, workers)
     run_tasks(step, tasks, workers, reports / "logs" / f"mine-{key}")
     rows = []
     for rank in range(tasks):
@@ -333,6 +335,9 @@ def run_optimize(
         threads=threads,
         iterations=iterations,
         parts_dir=str(parts_dir),
+    )
+    logger.info(
+        "optimize %s: %d labels in %d tasks on %d workers (%s)", stage, len(samples), tasks, workers, device
     )
     started = time.perf_counter()
     run_tasks(step, tasks, workers, reports / "logs" / f"optimize-{stage}-{key}")

@@ -45,11 +45,12 @@ class Detection:
 
 
 def find_tracks_file(clip_dir: Path) -> Path:
-    """The clip's track file (first of :data:`TRACK_FILE_NAMES` present)."""
-    for name in TRACK_FILE_NAMES:
-        candidate = clip_dir / name
-        if candidate.exists():
-            return candidate
+    """The clip's track file (exactly one of :data:`TRACK_FILE_NAMES`)."""
+    found = [clip_dir / name for name in TRACK_FILE_NAMES if (clip_dir / name).exists()]
+    if len(found) > 1:
+        raise ValueError(f"{clip_dir}: several track files ({', '.join(p.name for p in found)}): keep one")
+    if found:
+        return found[0]
     raise FileNotFoundError(
         f"{clip_dir}: no person tracks found (expected one of {', '.join(TRACK_FILE_NAMES)})"
     )

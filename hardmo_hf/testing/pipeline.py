@@ -166,15 +166,6 @@ SMPL_FORMATS = ("npz_matrix", "pkl_axis_angle", "pkl_list")
 # Paper proportions: Foot > 500K and Hand > 400K of 7M samples. The sample's labels get a gross foot / hand
 # error at about these rates (plus small errors everywhere), which the default mining thresholds recover.
 HARD_CASE_RATES = {"foot": 0.08, "hand": 0.065}
-EDGE_CASES = (
-    "non_person",
-    "low_confidence",
-    "crowded",
-    "no_detection",
-    "untracked",
-    "no_keypoint_box",
-    "missing_smpl",
-)
 
 
 @dataclass
@@ -261,9 +252,10 @@ def make_sample_raw_input(
 
     Clips cycle through every accepted file form (:data:`TRACK_FORMATS`, :data:`KEYPOINT_FORMATS`,
     :data:`SMPL_FORMATS`). SMPL labels are the ground truth + small errors on every joint, and a gross foot
-    or hand error at :data:`HARD_CASE_RATES`. With ``edge_cases``, each clip also holds one of each
-    :data:`EDGE_CASES` (frames 0-6, needs ``frames_per_clip >= 8``), and the summary lists what ingest
-    must drop and why. A ``subjects.json`` maps clips to subjects (two clips per subject).
+    or hand error at :data:`HARD_CASE_RATES`. With ``edge_cases``, each clip also holds, on frames
+    0-6 (``frames_per_clip >= 8``): a non-person box, a low-confidence box, a crowded frame, a frame without
+    detections, an untracked box, an MMPose instance without a box, and a person HMR 2.0 missed; the
+    summary lists what ingest must drop and why. A ``subjects.json`` maps clips to subjects (two clips per subject).
     """
     import json
     import pickle

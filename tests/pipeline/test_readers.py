@@ -235,3 +235,12 @@ def test_rotmat_to_axis_angle_round_trip_including_half_turns():
     back = rotmat_to_axis_angle(axis_angle_to_rotmat(aa))
     torch.testing.assert_close(axis_angle_to_rotmat(back), axis_angle_to_rotmat(aa), atol=1e-9, rtol=0)
     torch.testing.assert_close(back[10:], aa[10:], atol=1e-9, rtol=0)
+
+
+def test_a_clip_with_two_track_files_is_ambiguous(tmp_path):
+    from hardmo_hf.pipeline.tracks import find_tracks_file
+
+    (tmp_path / "tracks.json").write_text("[]")
+    (tmp_path / "tracks.txt").write_text("")
+    with pytest.raises(ValueError, match="several track files"):
+        find_tracks_file(tmp_path)
