@@ -57,6 +57,8 @@ FINGERTIP_NAMES = (
 )
 NUM_FINGERTIPS = 10
 FINGERTIP_FLIP_PERMUTATION = (5, 6, 7, 8, 9, 0, 1, 2, 3, 4)
+# smplx-45 rows of the 10 fingertips, in ``hand_keypoints_2d`` order (left thumb..pinky, right thumb..pinky).
+SMPLX45_FINGERTIPS = tuple(range(35, 45))
 
 # ----------------------------------------------------------------------------------------------------
 # COCO-WholeBody
@@ -107,8 +109,6 @@ WHOLEBODY33_NAMES = COCO17_NAMES + WHOLEBODY_FOOT_NAMES + FINGERTIP_NAMES
 WHOLEBODY33_FLIP_PERMUTATION = (
     COCO17_FLIP_PERMUTATION + (20, 21, 22, 17, 18, 19) + tuple(23 + i for i in FINGERTIP_FLIP_PERMUTATION)
 )
-# smplx-45 rows of the 10 fingertips, in ``hand_keypoints_2d`` order (left thumb..pinky, right thumb..pinky).
-SMPLX45_FINGERTIPS = tuple(range(35, 45))
 SMPLX45_TO_WHOLEBODY33 = (
     24, 26, 25, 28, 27, 16, 17, 18, 19, 20, 21, 1, 2, 4, 5, 7, 8,
     29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44,
