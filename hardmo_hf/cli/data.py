@@ -36,8 +36,8 @@ def register(subparsers) -> None:
                        help="tasks run in parallel on this machine (default: CPUs, at most 8); does not change "
                             "the output")
     build.add_argument("--tasks", type=int, default=None,
-                       help="number of build tasks the input is cut into (default: one per work unit, at most "
-                            "64); part of the output's identity: shards are named after their task")
+                       help="number of build tasks the input is cut into (default: one per 8 work units, at "
+                            "most 64); part of the output's identity: shards are named after their task")
     build.add_argument("--format", choices=FORMATS, default="auto", help="input format (default: detect)")
     build.add_argument("--subject-map", metavar="FILE",
                        help="clip -> subject map (.json {\"<category>/<clip_id>\": subject} or .csv "
@@ -91,6 +91,9 @@ def register(subparsers) -> None:
 
 
 def run_build(args: argparse.Namespace) -> int:
+    if not getattr(args, "verbose", False):
+        # datatrove logs through loguru, which reads this when imported (here and in the build workers)
+        os.environ.setdefault("LOGURU_LEVEL", "WARNING")
     from ..data.build import AccountingError, BuildConfig, build, summary_text
 
     reader_options = {}
@@ -133,7 +136,14 @@ def run_validate(args: argparse.Namespace) -> int:
 def run_push(args: argparse.Namespace) -> int:
     from ..data.push import push
 
-    result = push(args.dataset, args.repo_id, dry_run=args.dry_run, private=args.private, revision=args.revision,
-                  validate_first=not args.skip_validation, workers=args.workers)
+    try:
+        result = push(args.dataset, args.repo_id, dry_run=args.dry_run, private=args.private,
+                      revision=args.revision, validate_first=not args.skip_validation, workers=args.workers)
+    except FileNotFoundError:
+        raise
+    except OSError as exc:  # huggingface_hub's HTTP, connection and offline-mode errors
+        print(f"hardmo-hf push: upload to datasets/{args.repo_id} failed: {type(exc).__name__}: {exc}",
+              file=sys.stderr)
+        return 1
     print(result.text())
     return 0 if result.ok else 1

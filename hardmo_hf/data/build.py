@@ -67,8 +67,11 @@ __all__ = [
     "FinalizeDataset",
     "WriteShards",
     "build",
+    "default_num_tasks",
+    "finalize",
     "make_local_executors",
     "plan_build",
+    "run_task",
     "summary_text",
 ]
 
@@ -78,6 +81,7 @@ SCHEMA_NAME = "schema.arrow"  # the shards' Arrow schema, so tasks need not impo
 STATS_NAME = "stats.json"
 REJECTS_NAME = "rejects.jsonl"
 DEFAULT_MAX_TASKS = 64
+MIN_UNITS_PER_TASK = 8  # default task count: one task per 8 units, between 1 and DEFAULT_MAX_TASKS
 PLAN_VERSION = 1
 # Fault injection for the kill-and-resume tests: "<rank>:<records>" kills the whole build (its process
 # group, SIGKILL) once task <rank> has read that many input records.
@@ -101,7 +105,7 @@ class BuildConfig:
     confidence_threshold: float = DEFAULT_CONFIDENCE_THRESHOLD
     row_group_mb: float = 100
     shard_mb: float = 512
-    tasks: int | None = None  # None: one task per unit, at most DEFAULT_MAX_TASKS
+    tasks: int | None = None  # None: default_num_tasks(number of units)
 
     def __post_init__(self):
         check_split_options(self.test_fraction, self.seed)
@@ -164,6 +168,14 @@ def task_bounds(num_units: int, num_tasks: int) -> list[tuple[int, int]]:
     return bounds
 
 
+def default_num_tasks(num_units: int) -> int:
+    """One task per ``MIN_UNITS_PER_TASK`` units, at least 1 and at most ``DEFAULT_MAX_TASKS``.
+
+    A function of the input only (not of the workers), so the default output is the same on any machine.
+    """
+    return max(1, min(DEFAULT_MAX_TASKS, -(-num_units // MIN_UNITS_PER_TASK)))
+
+
 def resolve_reader(input_dir, fmt: str):
     """``(format name, reader module)`` for ``fmt`` (``auto``: detected from the input)."""
     from . import readers
@@ -193,8 +205,7 @@ def plan_build(config: BuildConfig, overwrite: bool = False) -> BuildPlan:
         raise ValueError(f"{input_dir}: no {fmt} input found (no work units)")
     if len(set(units)) != len(units):
         raise ValueError(f"{input_dir}: the {fmt} reader listed duplicate units")
-    num_tasks = config.tasks or min(len(units), DEFAULT_MAX_TASKS)
-    num_tasks = min(num_tasks, len(units))
+    num_tasks = min(config.tasks or default_num_tasks(len(units)), len(units))
     params = {
         "input_dir": str(input_dir),
         "format": fmt,
@@ -509,9 +520,6 @@ def build(config: BuildConfig, workers: int = 1, overwrite: bool = False, progre
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
     started = time.perf_counter()
-    if quiet:
-        # datatrove logs through loguru; keep its console sinks (re-created in the workers) to warnings
-        os.environ.setdefault("LOGURU_LEVEL", "WARNING")
     plan = plan_build(config, overwrite=overwrite)
     shards_executor, final_executor = make_local_executors(plan, workers, quiet=quiet)
     monitor = _ProgressMonitor(plan, enabled=progress)

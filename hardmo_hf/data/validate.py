@@ -142,7 +142,7 @@ def _check_shard(root: str, entry: dict, split_params: dict) -> dict:
             if subject_split(subject, split_params["test_fraction"], split_params["seed"]) != split:
                 problems["placement"].append(f"{entry['path']}: subject {subject!r} belongs to the other split")
         out["subjects"].update(subjects)
-        out["categories"].add(category)
+        out["categories"].update(columns["category"].unique().to_pylist())
         out["keys"].extend(_key_hash(subset, sample_id) for sample_id in columns["sample_id"].to_pylist())
         for name in float_columns:
             values = columns[name]
