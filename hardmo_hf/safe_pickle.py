@@ -17,7 +17,6 @@ import collections
 import io
 import os
 import pickle
-from pathlib import Path
 from typing import Any, BinaryIO
 
 import numpy as np
@@ -120,8 +119,8 @@ def load_pickle(data: str | os.PathLike | bytes | bytearray | memoryview | Binar
         FileNotFoundError: ``data`` is a path that does not exist.
     """
     if isinstance(data, (str, os.PathLike)):
-        path = Path(data)
-        source = source or str(path)
+        path = os.fspath(data)
+        source = source or path
         with open(path, "rb") as handle:
             return _load(handle, source)
     if isinstance(data, (bytes, bytearray, memoryview)):

@@ -5,8 +5,11 @@ SPIN / 4D-Humans annotation files and MMHuman3D HumanData files are ``.npz`` arc
 
 * plain arrays in an uncompressed archive (``np.savez``) are memory-mapped, so reading rows ``a:b`` of a
   7M-row array does not load the rest;
-* plain arrays in a compressed archive (``np.savez_compressed``) are decompressed into memory;
-* object arrays go through :func:`hardmo_hf.safe_pickle.load_pickle` (numpy and builtins only).
+* plain arrays in a compressed archive (``np.savez_compressed``) are decompressed: :meth:`NpzArchive.rows`
+  streams them forward, so consecutive row ranges (the units of one task) cost one pass over the member and
+  memory for one range (a range before the last one read starts the member again);
+* object arrays go through :func:`hardmo_hf.safe_pickle.load_pickle` (numpy and builtins only) and are
+  loaded whole, once.
 """
 
 from __future__ import annotations
@@ -47,6 +50,8 @@ class NpzArchive:
             info.filename[: -len(".npy")]: info for info in self._zip.infolist() if info.filename.endswith(".npy")
         }
         self._headers: dict[str, tuple[tuple[int, ...], bool, np.dtype, int]] = {}
+        self._streams: dict[str, tuple] = {}  # key -> (open member, next row) for forward reads
+        self._objects: dict[str, np.ndarray] = {}
 
     # -- context manager ------------------------------------------------------------------------------
     def __enter__(self):
@@ -56,6 +61,9 @@ class NpzArchive:
         self.close()
 
     def close(self) -> None:
+        for stream, _ in self._streams.values():
+            stream.close()
+        self._streams.clear()
         self._zip.close()
 
     # -- members --------------------------------------------------------------------------------------
@@ -64,6 +72,9 @@ class NpzArchive:
 
     def __contains__(self, key: str) -> bool:
         return key in self._members
+
+    def __iter__(self):
+        return iter(self.keys())
 
     def _header(self, key: str) -> tuple[tuple[int, ...], bool, np.dtype, int]:
         """``(shape, fortran_order, dtype, header_bytes)`` of member ``key``."""
@@ -104,15 +115,17 @@ class NpzArchive:
         name = f"{self.source}::{info.filename}"
         order = "F" if fortran else "C"
         if dtype.hasobject:
-            with self._zip.open(info) as fp:
-                fp.seek(header_bytes)
-                try:
-                    value = load_pickle(fp, source=name)
-                except PickleLoadError as exc:
-                    raise NpzError(str(exc)) from exc
-            if not isinstance(value, np.ndarray):
-                raise NpzError(f"{name}: object member does not hold an array (got {type(value).__name__})")
-            return value
+            if key not in self._objects:
+                with self._zip.open(info) as fp:
+                    fp.seek(header_bytes)
+                    try:
+                        value = load_pickle(fp, source=name)
+                    except PickleLoadError as exc:
+                        raise NpzError(str(exc)) from exc
+                if not isinstance(value, np.ndarray):
+                    raise NpzError(f"{name}: object member does not hold an array (got {type(value).__name__})")
+                self._objects[key] = value
+            return self._objects[key]
         count = int(np.prod(shape, dtype=np.int64))
         expected = count * dtype.itemsize
         if info.file_size - header_bytes < expected:
@@ -135,3 +148,39 @@ class NpzArchive:
         if len(data) < expected:
             raise NpzError(f"{name}: truncated member ({len(data)} of {expected} data bytes)")
         return np.frombuffer(data, dtype=dtype, count=count).reshape(shape, order=order)
+
+    def rows(self, key: str, start: int, stop: int) -> np.ndarray:
+        """Rows ``start:stop`` (first axis) of member ``key``, reading no more of the member than needed."""
+        shape, fortran, dtype, header_bytes = self._header(key)
+        info = self._member(key)
+        if (dtype.hasobject or not shape or fortran or info.compress_type == zipfile.ZIP_STORED):
+            return np.asarray(self.array(key)[start:stop])
+        stop = min(stop, shape[0])
+        start = min(start, stop)
+        row_bytes = int(np.prod(shape[1:], dtype=np.int64)) * dtype.itemsize
+        stream, position = self._streams.get(key, (None, 0))
+        if stream is None or start < position:
+            if stream is not None:
+                stream.close()
+            stream = self._zip.open(info)
+            stream.seek(header_bytes)
+            position = 0
+        name = f"{self.source}::{info.filename}"
+        try:
+            _skip(stream, (start - position) * row_bytes)
+            data = stream.read((stop - start) * row_bytes)
+        except (OSError, zipfile.BadZipFile, EOFError) as exc:
+            raise NpzError(f"{name}: unreadable member ({exc})") from exc
+        if len(data) < (stop - start) * row_bytes:
+            raise NpzError(f"{name}: truncated member")
+        self._streams[key] = (stream, stop)
+        return np.frombuffer(data, dtype=dtype).reshape((stop - start,) + shape[1:])
+
+
+def _skip(stream, count: int, block: int = 1 << 24) -> None:
+    """Read and drop ``count`` bytes of a (decompressing) stream, in bounded blocks."""
+    while count > 0:
+        data = stream.read(min(block, count))
+        if not data:
+            raise EOFError("member ends early")
+        count -= len(data)

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
+from tqdm.auto import tqdm
 
 from ..constants import (
     BBOX_SCALE_UNIT,
@@ -309,6 +310,7 @@ def make_sample_pipeline_output(
     classes=DEFAULT_SAMPLE_CLASSES,
     image_size: tuple[int, int] = (320, 240),
     include_bad_records: bool = True,
+    progress: bool = False,
 ) -> SampleSummary:
     """Write a sample pipeline output into ``out_dir`` (created; must be empty or absent).
 
@@ -321,6 +323,7 @@ def make_sample_pipeline_output(
         classes: class folder names; dance styles get dancers' subjects, the rest martial artists'.
         image_size: ``(width, height)`` of the frames in px.
         include_bad_records: add the deliberately bad records (see :class:`SampleSummary.bad_records`).
+        progress: show a progress bar over the clips.
     """
     out = Path(out_dir)
     if out.exists() and any(out.iterdir()):
@@ -348,12 +351,15 @@ def make_sample_pipeline_output(
 
     counts = Counter()
     records = Counter()
+    bar = tqdm(total=len(clips), desc="sample clips", unit="clip", disable=not progress)
     for class_index, category in enumerate(classes):
         for clip_index in range(clips_per_class):
             clip_id = f"{clip_index + 1:04d}"
             written = _write_clip(out, category, clip_id, [seed, 1, class_index, clip_index], frames_per_clip,
                                   image_size)
             counts.update(written)
+            bar.update()
+    bar.close()
     records.update({"normal": counts["normal"], "foot": counts["foot"], "hand": counts["hand"]})
     label_files = {"normal": counts["normal"], "foot": counts["foot"], "hand": counts["hand"]}
     expected_rejects: Counter = Counter()
@@ -370,6 +376,7 @@ def make_sample_pipeline_output(
         expected_rejects.update(extra["rejects"])
         expected_filter.update(extra["filter"])
         bad = extra["bad"]
+    logger.info("wrote a sample pipeline output to %s: %d images, %s label files", out, images, label_files)
     return SampleSummary(
         root=str(out), seed=seed, classes=classes, num_clips=len(clips), num_subjects=len(set(subjects.values())),
         num_images=images, label_files=label_files, expected_records=dict(records),
@@ -395,7 +402,7 @@ def _person_ids(category: str, n: int) -> list[int]:
     return [base + i for i in range(n)]
 
 
-def _frame_people(rng, category, people, frame, size):
+def _frame_people(rng, people, frame, size):
     """Keypoints (133,3) of every person present in ``frame``, with confidences; off-image points get 0."""
     width, height = size
     out = []
@@ -423,7 +430,7 @@ def _write_clip(out: Path, category: str, clip_id: str, seed, frames: int, size)
     for frame in range(frames):
         image = _background(size, rng)
         draw = ImageDraw.Draw(image)
-        present = _frame_people(rng, category, people, frame, size)
+        present = _frame_people(rng, people, frame, size)
         for slot, person, kp133 in present:
             _draw(draw, kp133, person)
         (dirs["normal"] / f"{frame:06d}{ext}").write_bytes(_encode(image, fmt))
@@ -462,7 +469,7 @@ def _write_bad_records(out: Path, classes, subjects, seed, size) -> dict:
 
     def frame(index: int, with_image=True, fmt_ext=".jpeg"):
         image = _background(size, rng)
-        kp133 = _frame_people(rng, host, [person], index, size)[0][2]
+        kp133 = _frame_people(rng, [person], index, size)[0][2]
         _draw(ImageDraw.Draw(image), kp133, person)
         data = _encode(image, "jpeg")
         if with_image:

@@ -15,9 +15,11 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -99,7 +101,7 @@ def probe_image(data: bytes, check: str = "decode") -> ImageInfo:
 def coerce_array(value, key: str, shape: tuple[int, ...]) -> np.ndarray:
     """``value`` as a finite float32 array of ``shape``; leading singleton axes are dropped ((1,10) -> (10,))."""
     try:
-        array = np.asarray(value, dtype=np.float64)
+        array = np.array(value, dtype=np.float32)  # float64 values beyond float32 become inf: rejected below
     except (TypeError, ValueError) as exc:
         raise RecordError("wrong_type", f"{key} is not numeric ({type(value).__name__}: {exc})") from None
     original = array.shape
@@ -109,7 +111,7 @@ def coerce_array(value, key: str, shape: tuple[int, ...]) -> np.ndarray:
         raise RecordError("wrong_shape", f"{key} has shape {original}, expected {shape}")
     if not np.isfinite(array).all():
         raise RecordError("non_finite", f"{key} contains NaN or inf")
-    return array.astype(np.float32)
+    return array
 
 
 def coerce_flag(value, key: str) -> bool:
@@ -398,3 +400,67 @@ class SampleNamer:
 def check_option(name: str, value, allowed: tuple) -> None:
     if value not in allowed:
         raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
+
+
+# ----------------------------------------------------------------------------------------------------
+# Index-range units of array files (.npz)
+# ----------------------------------------------------------------------------------------------------
+_INDEX_UNIT = re.compile(r"^(?P<name>.+)\[(?P<start>\d+):(?P<stop>\d+)\]$")
+
+
+def npz_files(root) -> tuple[Path, list[str]]:
+    """``(base, names)``: the ``.npz`` files of ``root`` (one file, or a folder searched recursively)."""
+    root = Path(root)
+    if root.is_file():
+        return root.parent, [root.name]
+    if not root.is_dir():
+        raise FileNotFoundError(f"{root} does not exist")
+    names = sorted(p.relative_to(root).as_posix() for p in root.rglob("*.npz") if p.is_file())
+    if not names:
+        raise ValueError(f"{root} holds no .npz files")
+    return root, names
+
+
+def index_units(name: str, length: int, chunk_size: int) -> list[str]:
+    """``"<name>[<start>:<stop>]"`` units of ``chunk_size`` rows (zero-padded, so they sort in order)."""
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be positive, got {chunk_size}")
+    return [f"{name}[{start:09d}:{min(start + chunk_size, length):09d}]" for start in range(0, length, chunk_size)]
+
+
+def parse_index_unit(unit: str) -> tuple[str, int, int]:
+    match = _INDEX_UNIT.match(unit)
+    if match is None:
+        raise ValueError(f"unit must be '<file>[<start>:<stop>]', got {unit!r}")
+    return match["name"], int(match["start"]), int(match["stop"])
+
+
+def occurrence_index(names) -> np.ndarray:
+    """For each name, how many times it appeared before (the person index of one-person-per-row files)."""
+    seen: dict = {}
+    out = np.empty(len(names), dtype=np.int64)
+    for i, name in enumerate(names):
+        out[i] = seen.get(name, 0)
+        seen[name] = out[i] + 1
+    return out
+
+
+def as_text(value) -> str:
+    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
+
+
+@lru_cache(maxsize=8)
+def _subject_map_file(path: str, mtime_ns: int) -> dict[str, str]:
+    return load_subject_map(path)
+
+
+def cached_subject_map(path) -> dict[str, str] | None:
+    """:func:`load_subject_map` of a file, read once per process (and again if the file changes)."""
+    if path is None:
+        return None
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError("subject_map must be a path to a .json or .csv file")
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"subject map {path} does not exist")
+    return _subject_map_file(str(path), path.stat().st_mtime_ns)

@@ -20,12 +20,12 @@ every image without a label ends as a record or a :class:`~hardmo_hf.data.record
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 from ...constants import SUBSETS
@@ -36,8 +36,8 @@ from ._common import (
     IMAGE_EXTENSIONS,
     ImageInfo,
     RecordError,
+    cached_subject_map,
     check_option,
-    load_subject_map,
     parse_person_label,
     probe_image,
     record_from_label,
@@ -54,7 +54,7 @@ _SMPL_BETA_KEYS = ("betas", "has_betas")
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["FORMAT", "LabelTreeLayout", "list_units", "read_unit", "resolve_layout"]
+__all__ = ["FORMAT", "OPTIONS", "LabelTreeLayout", "list_units", "read_unit", "resolve_layout"]
 
 
 @dataclass(frozen=True)
@@ -115,6 +115,9 @@ class _Options:
         check_option("image_check", self.image_check, IMAGE_CHECKS)
 
 
+OPTIONS = tuple(f.name for f in dataclasses.fields(_Options))  # the keyword options of both calls
+
+
 def _options(options: dict) -> _Options:
     subsets = options.get("subsets", SUBSETS)
     options = {**options, "subsets": (subsets,) if isinstance(subsets, str) else tuple(subsets)}
@@ -151,20 +154,6 @@ def _subdirs(path: Path) -> list[str]:
             else:
                 logger.debug("ignoring %s (records live in <category>/<clip_id>/ folders)", entry.path)
     return sorted(names)
-
-
-@lru_cache(maxsize=8)
-def _cached_subject_map(path: str, mtime_ns: int) -> dict[str, str]:
-    return load_subject_map(path)
-
-
-def _subject_map(layout: LabelTreeLayout) -> dict[str, str] | None:
-    if layout.subject_map is None:
-        return None
-    path = layout.subject_map
-    if not path.is_file():
-        raise FileNotFoundError(f"subject map {path} does not exist")
-    return _cached_subject_map(str(path), path.stat().st_mtime_ns)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -233,7 +222,8 @@ class _ImageCache:
         if name != self._key:
             self._key = name
             try:
-                data = (self.directory / name).read_bytes()
+                with open(os.path.join(self.directory, name), "rb") as handle:
+                    data = handle.read()
                 self._value = (data, probe_image(data, self.check))
             except RecordError as exc:
                 self._value = exc
@@ -244,7 +234,7 @@ class _ImageCache:
         return self._value
 
 
-def _load_label_dict(path: Path, source: str) -> dict:
+def _load_label_dict(path: str, source: str) -> dict:
     try:
         value = load_pickle(path, source=source)
     except UnsafePickleError as exc:
@@ -280,7 +270,9 @@ def read_unit(root, unit: str, **options) -> Iterator[PersonRecord | Reject]:
     tree = layout.tree(subset)
     if tree is None:
         raise FileNotFoundError(f"{layout.root}: no {subset} label tree for unit {unit!r}")
-    subjects = _subject_map(layout)
+    if not (tree / category / clip_id).is_dir():
+        raise FileNotFoundError(f"{tree / category / clip_id} does not exist (unit {unit!r})")
+    subjects = cached_subject_map(layout.subject_map)
     normal_dir = layout.normal / category / clip_id
     normal_rel = f"normal/{category}/{clip_id}"
     normal = _scan_clip(normal_dir, normal_rel, allow_images=True)
@@ -338,7 +330,7 @@ def _read_normal(layout, category, clip_id, clip: _Clip, subjects, opts) -> Iter
             stem = name.split("_")[0]
             if stem not in clip.images:
                 raise RecordError("missing_image", f"no {stem}.jpeg|jpg|png beside the label")
-            label = parse_person_label(_load_label_dict(directory / name, source), strict_keys=opts.strict_keys)
+            label = parse_person_label(_load_label_dict(os.path.join(directory, name), source), strict_keys=opts.strict_keys)
             image_bytes, info = images.get(clip.images[stem][0])
         except RecordError as exc:
             yield exc.reject(source, sample_id)
@@ -396,11 +388,11 @@ def _read_optimized(layout, subset, category, clip_id, normal: _Clip, subjects, 
                                                        f"optimized {subset} label")
             raw_name = raw_names[0]
             try:
-                raw_dict = _load_label_dict(normal_dir / raw_name, f"{normal_rel}/{raw_name}")
+                raw_dict = _load_label_dict(os.path.join(normal_dir, raw_name), f"{normal_rel}/{raw_name}")
                 raw = parse_person_label(raw_dict, strict_keys=opts.strict_keys)
             except RecordError as exc:
                 raise RecordError("invalid_raw_label", f"{normal_rel}/{raw_name}: {exc}") from None
-            optimized = _load_label_dict(directory / name, source)
+            optimized = _load_label_dict(os.path.join(directory, name), source)
             if not any(key in optimized for key in ("body_pose", "betas")):
                 raise RecordError("missing_key", f"optimized {subset} label has neither body_pose nor betas")
             label = parse_person_label(_merge_optimized(raw_dict, optimized), strict_keys=opts.strict_keys)
