@@ -96,10 +96,10 @@ class AccountingError(RuntimeError):
 class BuildConfig:
     """What to build. Everything but ``workers`` determines the output bytes."""
 
-    input_dir: str
+    input_dir: str  # a folder, or one .tar / .npz file
     output_dir: str
     format: str = "auto"  # auto | label_tree | webdataset | npz | humandata
-    reader_options: dict = field(default_factory=dict)  # e.g. {"subject_map": "subjects.csv"}
+    reader_options: dict = field(default_factory=dict)  # the reader's OPTIONS, e.g. {"subject_map": "s.csv"}
     test_fraction: float = DEFAULT_TEST_FRACTION
     seed: int = DEFAULT_SPLIT_SEED
     confidence_threshold: float = DEFAULT_CONFIDENCE_THRESHOLD
@@ -176,15 +176,13 @@ def default_num_tasks(num_units: int) -> int:
     return max(1, min(DEFAULT_MAX_TASKS, -(-num_units // MIN_UNITS_PER_TASK)))
 
 
-def resolve_reader(input_dir, fmt: str):
+def resolve_reader(input_path, fmt: str):
     """``(format name, reader module)`` for ``fmt`` (``auto``: detected from the input)."""
     from . import readers
 
     if fmt == "auto":
-        fmt = readers.detect_format(input_dir)
-    if fmt not in readers.READERS:
-        raise ValueError(f"unknown input format {fmt!r} (known: auto, {', '.join(sorted(readers.READERS))})")
-    return fmt, readers.READERS[fmt]
+        fmt = readers.detect_format(input_path)
+    return fmt, readers.get_reader(fmt)
 
 
 def plan_build(config: BuildConfig, overwrite: bool = False) -> BuildPlan:
@@ -194,12 +192,16 @@ def plan_build(config: BuildConfig, overwrite: bool = False) -> BuildPlan:
     resumes); a different one is an error unless ``overwrite``, which deletes the old output first.
     """
     input_dir = Path(config.input_dir).resolve()
-    if not input_dir.is_dir():
-        raise FileNotFoundError(f"input {input_dir} is not a directory")
+    if not input_dir.exists():
+        raise FileNotFoundError(f"input {input_dir} does not exist")
     out = Path(config.output_dir).resolve()
     if out == input_dir or input_dir in out.parents:
         raise ValueError(f"output {out} must not be inside the input {input_dir}")
     fmt, reader = resolve_reader(input_dir, config.format)
+    unknown = sorted(set(config.reader_options) - set(reader.OPTIONS))
+    if unknown:
+        raise ValueError(f"option(s) {', '.join(unknown)} do not apply to {fmt} input "
+                         f"({fmt} takes: {', '.join(reader.OPTIONS)})")
     units = list(reader.list_units(input_dir, **config.reader_options))
     if not units:
         raise ValueError(f"{input_dir}: no {fmt} input found (no work units)")

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tarfile
 import types
 from collections import Counter
 from pathlib import Path
@@ -176,7 +178,7 @@ def _fake_reader(units: dict[str, list]):
                 raise item
             yield item
 
-    return types.SimpleNamespace(list_units=list_units, read_unit=read_unit)
+    return types.SimpleNamespace(FORMAT="fake", OPTIONS=(), list_units=list_units, read_unit=read_unit)
 
 
 def test_duplicates_across_tasks_are_rejected_once(tmp_path, monkeypatch):
@@ -226,3 +228,28 @@ def test_a_reader_failure_stops_the_build_with_the_unit(tmp_path, monkeypatch):
         build(BuildConfig(str(tmp_path / "input"), str(tmp_path / "hardmo"), format="fake"), workers=1,
               progress=False)
     assert not (tmp_path / "hardmo" / "manifest.json").exists()
+
+
+def test_webdataset_tars_with_a_repeated_shard(sample_input, tmp_path):
+    """4D-Humans tars (the authors' distribution format): a shard present twice is rejected key by key."""
+    from hardmo_hf.data.readers import label_tree
+    from hardmo_hf.data.validate import validate
+    from hardmo_hf.data.writers import frame_key, write_webdataset
+
+    root, _ = sample_input
+    records = [r for unit in label_tree.list_units(root, subsets="normal")
+               for r in label_tree.read_unit(root, unit, subsets="normal") if not isinstance(r, Reject)]
+    tars = write_webdataset(records, tmp_path / "tars", frames_per_shard=20)
+    shutil.copy(tars[0], tmp_path / "tars" / "zz-copy-of-first.tar")
+    with tarfile.open(tars[0]) as first:
+        keys = {name[: -len(".data.pyd")] for name in first.getnames() if name.endswith(".data.pyd")}
+    copied = sum(1 for r in records if frame_key(r) in keys)  # person records in the repeated shard
+    out = tmp_path / "hardmo"
+    stats = build(BuildConfig(str(tmp_path / "tars"), str(out), tasks=len(tars) + 1), workers=2, progress=False)
+    assert stats["input_format"] == "webdataset"
+    assert stats["counts"]["input"] == len(records) + copied
+    assert stats["reject_reasons"]["duplicate_sample_id"] == copied
+    assert stats["counts"]["accepted"] == len(records) - stats["reject_reasons"].get("few_keypoints", 0)
+    report = validate(out)
+    assert report.ok, report.failure_summary()
+    assert "no rows for foot_p1, foot_p2, hand" in next(c.detail for c in report.checks if c.name == "splits present")

@@ -49,9 +49,15 @@ def test_build_validate_stream(sample_input, tmp_path):
 
 def test_build_argument_errors(tmp_path, capsys):
     assert main(["build", str(tmp_path / "nowhere"), "--out", str(tmp_path / "hardmo")]) == 2
-    assert "is not a directory" in capsys.readouterr().err
+    assert "does not exist" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["build", str(tmp_path), "--confidence-threshold", "0.4"])
     assert "invalid choice" in capsys.readouterr().err
     assert main(["build", str(tmp_path), "--out", str(tmp_path / "o"), "--test-fraction", "1.5"]) == 2
     assert "test fraction" in capsys.readouterr().err
+
+
+def test_reader_options_must_fit_the_format(sample_input, tmp_path, capsys):
+    root, _ = sample_input
+    assert main(["build", str(root), "--out", str(tmp_path / "o"), "--image-root", str(tmp_path)]) == 2
+    assert "image_root do not apply to label_tree input" in capsys.readouterr().err
