@@ -280,7 +280,7 @@ def sample_key_hash(subset: str, sample_id: str) -> int:
 
 
 class _FolderStats:
-    __slots__ = ("rows", "subjects", "clips")
+    __slots__ = ("clips", "rows", "subjects")
 
     def __init__(self):
         self.rows = 0

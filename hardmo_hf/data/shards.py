@@ -282,7 +282,7 @@ def remove_task_outputs(root, task: int) -> int:
         return 0
     for directory, _, files in os.walk(data):
         for name in files:
-            if name.startswith(prefix) and (name.endswith(".parquet") or name.endswith(".parquet" + TMP_SUFFIX)):
+            if name.startswith(prefix) and (name.endswith((".parquet", ".parquet" + TMP_SUFFIX))):
                 os.unlink(os.path.join(directory, name))
                 removed += 1
     return removed

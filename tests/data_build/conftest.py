@@ -7,6 +7,7 @@ copied when a test needs to damage it.
 from __future__ import annotations
 
 import shutil
+
 import pytest
 
 
@@ -34,7 +35,7 @@ def built(tmp_path_factory, sample_input):
 @pytest.fixture
 def built_copy(built, tmp_path):
     """A private copy of the reference build (tests may damage it)."""
-    out, stats = built
+    out, _ = built
     copy = tmp_path / "hardmo"
     shutil.copytree(out, copy)
     return copy

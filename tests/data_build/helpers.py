@@ -33,15 +33,15 @@ def make_record(rng: np.random.Generator, *, category="ballet", clip_id="0001", 
     kp[:25, 2] = rng.uniform(0.6, 1.0, 25)
     hand = np.concatenate([rng.uniform(0, width, (NUM_FINGERTIPS, 1)), rng.uniform(0, height, (NUM_FINGERTIPS, 1)),
                            rng.uniform(0.6, 1.0, (NUM_FINGERTIPS, 1))], axis=1).astype(np.float32)
-    fields = dict(
-        category=category, clip_id=clip_id, frame_index=frame_index, person_id=person_id, subject_id=subject_id,
-        image_bytes=image_bytes, image_width=width, image_height=height, image_format="jpeg",
-        center=np.array([width / 2, height / 2], np.float32), scale=0.3, keypoints_2d=kp, hand_keypoints_2d=hand,
-        global_orient=rng.normal(0, 0.1, 3).astype(np.float32),
-        body_pose=rng.normal(0, 0.05, 69).astype(np.float32),
-        betas=rng.normal(0, 0.5, NUM_BETAS).astype(np.float32), has_body_pose=True, has_betas=True,
-        subset=subset, source=f"{subset}/{category}/{clip_id}/{frame_index:06d}_{person_id}.pyd",
-        source_format="label_tree",
-    )
+    fields = {
+        "category": category, "clip_id": clip_id, "frame_index": frame_index, "person_id": person_id, "subject_id": subject_id,
+        "image_bytes": image_bytes, "image_width": width, "image_height": height, "image_format": "jpeg",
+        "center": np.array([width / 2, height / 2], np.float32), "scale": 0.3, "keypoints_2d": kp, "hand_keypoints_2d": hand,
+        "global_orient": rng.normal(0, 0.1, 3).astype(np.float32),
+        "body_pose": rng.normal(0, 0.05, 69).astype(np.float32),
+        "betas": rng.normal(0, 0.5, NUM_BETAS).astype(np.float32), "has_body_pose": True, "has_betas": True,
+        "subset": subset, "source": f"{subset}/{category}/{clip_id}/{frame_index:06d}_{person_id}.pyd",
+        "source_format": "label_tree",
+    }
     fields.update(overrides)
     return PersonRecord(**fields)

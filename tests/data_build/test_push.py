@@ -10,7 +10,7 @@ from hardmo_hf.data.push import files_to_upload, push
 
 
 def test_dry_run_validates_and_lists_the_repo_files(built, capsys):
-    out, stats = built
+    out, _ = built
     assert main(["push", str(out), "--repo-id", "my-org/hardmo", "--dry-run", "--workers", "1"]) == 0
     text = capsys.readouterr().out
     assert "All checks passed." in text and "Would upload to datasets/my-org/hardmo" in text

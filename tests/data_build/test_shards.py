@@ -95,6 +95,5 @@ def test_options_are_validated():
         ShardOptions(row_group_bytes=0)
     with pytest.raises(ValueError):
         ShardOptions(row_group_bytes=10, buffer_bytes=5)
-    with pytest.raises(ValueError):
-        with ShardWriter("/nonexistent", 0) as writer:
-            writer.add(("normal", "val", "ballet"), {})
+    with pytest.raises(ValueError), ShardWriter("/nonexistent", 0) as writer:
+        writer.add(("normal", "val", "ballet"), {})

@@ -8,7 +8,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hardmo_hf.constants import CONFIG_SUBSET, CONFIGS, FOOT_P2_TEST_CLASSES, FOOT_P2_TRAIN_CLASSES, P2_CLASSES
+from hardmo_hf.constants import (
+    CONFIG_SUBSET,
+    CONFIGS,
+    FOOT_P2_TEST_CLASSES,
+    FOOT_P2_TRAIN_CLASSES,
+    P2_CLASSES,
+)
 from hardmo_hf.data.splits import (
     check_category_name,
     config_data_files,
