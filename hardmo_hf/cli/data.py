@@ -59,8 +59,9 @@ def register(subparsers) -> None:
                        help="webdataset / npz / humandata: the subset whose labels the input holds (default normal)")
     build.add_argument("--scale-units", choices=("auto", "box200", "px"),
                        help="npz: unit of `scale` (SPIN: box/200, 4D-Humans npz: px; default: detect per file)")
-    build.add_argument("--image-check", choices=("decode", "header"),
-                       help="decode every image (default; catches truncated files) or only read its header")
+    build.add_argument("--image-check", choices=("complete", "decode", "header"), default="complete",
+                       help="complete (default): header + the file ends with its end-of-image marker (truncated "
+                            "files are rejected); decode: decode every image (slower); header: header only")
     build.add_argument("--lenient-keys", action="store_true",
                        help="ignore unknown label keys / tar members / npz arrays instead of rejecting the record")
     build.add_argument("--test-fraction", type=float, default=DEFAULT_TEST_FRACTION,
@@ -119,7 +120,7 @@ def run_build(args: argparse.Namespace) -> int:
         if value:
             reader_options[key] = os.path.abspath(value)
     for value, key in ((args.name_pattern, "name_pattern"), (args.category, "category"), (args.subset, "subset"),
-                       (args.scale_units, "scale_units"), (args.image_check, "image_check")):
+                       (args.scale_units, "scale_units")):
         if value is not None:
             reader_options[key] = value
     if args.lenient_keys:
@@ -129,7 +130,7 @@ def run_build(args: argparse.Namespace) -> int:
     config = BuildConfig(
         input_dir=args.input, output_dir=args.out, format=args.format, reader_options=reader_options,
         test_fraction=args.test_fraction, seed=args.seed, confidence_threshold=args.confidence_threshold,
-        row_group_mb=args.row_group_mb, shard_mb=args.shard_mb, tasks=args.tasks,
+        row_group_mb=args.row_group_mb, shard_mb=args.shard_mb, tasks=args.tasks, image_check=args.image_check,
     )
     try:
         stats = build(config, workers=args.workers, overwrite=args.overwrite, progress=not args.no_progress,

@@ -88,6 +88,39 @@ PLAN_VERSION = 1
 KILL_ENV = "HARDMO_BUILD_KILL_AT"
 
 
+# How images are checked at build time (the reader's ``image_check`` option, and ours):
+#   complete  the reader parses the header; the build checks that the file ends where its format says (JPEG
+#             end-of-image marker, PNG IEND chunk), and decodes the few that do not to decide. Catches truncated
+#             files at a fraction of a decode's cost (default).
+#   decode    the reader decodes every image (JPEG at 1/8 scale): also catches some corrupt scans; slower.
+#   header    format and size only: truncated images get through (validate's full decode still finds them).
+IMAGE_CHECKS = {"complete": "header", "decode": "decode", "header": "header"}  # ours -> the reader's option
+_JPEG_SOI, _JPEG_EOI = b"\xff\xd8", b"\xff\xd9"
+_PNG_IEND = b"IEND\xaeB`\x82"
+
+
+def image_is_complete(data: bytes, fmt: str) -> bool:
+    """Whether encoded image ``data`` is whole: its format's end marker closes it, or else it decodes."""
+    tail = data.rstrip(b"\x00")  # some encoders pad the file
+    if fmt == "jpeg" and data.startswith(_JPEG_SOI) and tail.endswith(_JPEG_EOI):
+        return True
+    if fmt == "png" and tail.endswith(_PNG_IEND):
+        return True
+    import io
+
+    from PIL import Image
+
+    try:  # no end marker where expected: a trailer after it (rare), or a truncated file
+        if fmt == "png":
+            with Image.open(io.BytesIO(data)) as image:
+                image.verify()  # chunk CRCs, up to IEND
+        with Image.open(io.BytesIO(data)) as image:
+            image.load()
+        return True
+    except Exception:  # noqa: BLE001 - any decoder error means the file is not usable
+        return False
+
+
 class AccountingError(RuntimeError):
     """Some input record ended neither in the dataset nor in rejects.jsonl."""
 
@@ -106,8 +139,11 @@ class BuildConfig:
     row_group_mb: float = 100
     shard_mb: float = 512
     tasks: int | None = None  # None: default_num_tasks(number of units)
+    image_check: str = "complete"  # complete | decode | header, see IMAGE_CHECKS
 
     def __post_init__(self):
+        if self.image_check not in IMAGE_CHECKS:
+            raise ValueError(f"image check must be one of {tuple(IMAGE_CHECKS)}, got {self.image_check!r}")
         check_split_options(self.test_fraction, self.seed)
         if self.confidence_threshold not in (CONFIDENCE_THRESHOLD_PAPER, CONFIDENCE_THRESHOLD_CODE):
             raise ValueError(f"confidence threshold must be {CONFIDENCE_THRESHOLD_PAPER} (paper) or "
@@ -202,7 +238,12 @@ def plan_build(config: BuildConfig, overwrite: bool = False) -> BuildPlan:
     if unknown:
         raise ValueError(f"option(s) {', '.join(unknown)} do not apply to {fmt} input "
                          f"({fmt} takes: {', '.join(reader.OPTIONS)})")
-    units = list(reader.list_units(input_dir, **config.reader_options))
+    if "image_check" in config.reader_options:
+        raise ValueError("pass the image check as BuildConfig.image_check, not as a reader option")
+    reader_options = dict(config.reader_options)
+    if "image_check" in reader.OPTIONS:
+        reader_options["image_check"] = IMAGE_CHECKS[config.image_check]
+    units = list(reader.list_units(input_dir, **reader_options))
     if not units:
         raise ValueError(f"{input_dir}: no {fmt} input found (no work units)")
     if len(set(units)) != len(units):
@@ -212,7 +253,8 @@ def plan_build(config: BuildConfig, overwrite: bool = False) -> BuildPlan:
         "input_dir": str(input_dir),
         "format": fmt,
         "reader_options": {k: (str(v) if isinstance(v, os.PathLike) else v)
-                           for k, v in sorted(config.reader_options.items())},
+                           for k, v in sorted(reader_options.items())},
+        "image_check": config.image_check,
         "test_fraction": float(config.test_fraction),
         "seed": int(config.seed),
         "confidence_threshold": float(config.confidence_threshold),
@@ -316,6 +358,7 @@ def run_task(output_dir, rank: int) -> dict:
     _, reader = resolve_reader(params["input_dir"], params["format"])
     record_filter = RecordFilter(FilterConfig(confidence_threshold=params["confidence_threshold"]))
     kill_after = _kill_point(rank)
+    check_complete = params["image_check"] == "complete"
     counts = Counter(input=0, accepted=0, rejected=0)
     reasons: Counter = Counter()
     folders: dict[tuple, _FolderStats] = defaultdict(_FolderStats)
@@ -344,6 +387,10 @@ def run_task(output_dir, rank: int) -> dict:
                     continue
                 if not isinstance(item, PersonRecord):
                     raise TypeError(f"reader {params['format']} yielded a {type(item).__name__} for unit {unit}")
+                if check_complete and not image_is_complete(item.image_bytes, item.image_format):
+                    reject(Reject(item.source, "unreadable_image", f"the {item.image_format} image of "
+                                  f"{item.sample_id} is truncated (no end marker, does not decode)", item.sample_id))
+                    continue
                 result = record_filter(item)
                 if isinstance(result, Reject):
                     reject(result)

@@ -250,7 +250,7 @@ def record_to_row(record: PersonRecord) -> dict:
         "image_width": int(record.image_width),
         "image_height": int(record.image_height),
         "sample_id": record.sample_id,
-        "subset": getattr(record, "subset", "normal"),
+        "subset": record.subset,
         "category": record.category,
         "category_group": record.category_group,
         "clip_id": record.clip_id,

@@ -253,3 +253,25 @@ def test_webdataset_tars_with_a_repeated_shard(sample_input, tmp_path):
     report = validate(out)
     assert report.ok, report.failure_summary()
     assert "no rows for foot_p1, foot_p2, hand" in next(c.detail for c in report.checks if c.name == "splits present")
+
+
+def test_image_completeness_check():
+    import io
+
+    from PIL import Image
+
+    from hardmo_hf.data.build import image_is_complete
+
+    picture = Image.fromarray(np.random.default_rng(0).integers(0, 255, (48, 64, 3), dtype=np.uint8))
+    jpeg, png = io.BytesIO(), io.BytesIO()
+    picture.save(jpeg, format="JPEG")
+    picture.save(png, format="PNG")
+    jpeg, png = jpeg.getvalue(), png.getvalue()
+    assert image_is_complete(jpeg, "jpeg") and image_is_complete(png, "png")
+    assert image_is_complete(jpeg + b"\0\0", "jpeg")  # padding after the end marker
+    assert image_is_complete(jpeg + b"trailer after EOI", "jpeg")  # no marker at the end, but decodes
+    for cut in (len(jpeg) // 2, len(jpeg) - 2):
+        assert not image_is_complete(jpeg[:cut], "jpeg")
+    assert not image_is_complete(png[: len(png) - 20], "png")
+    with pytest.raises(ValueError, match="image check"):
+        BuildConfig("in", "out", image_check="none")
