@@ -97,3 +97,15 @@ def test_options_are_validated():
         ShardOptions(row_group_bytes=10, buffer_bytes=5)
     with pytest.raises(ValueError), ShardWriter("/nonexistent", 0) as writer:
         writer.add(("normal", "val", "ballet"), {})
+
+
+def test_rows_are_converted_to_arrow_while_buffering(tmp_path, rows, monkeypatch):
+    from hardmo_hf.data import shards
+
+    size = row_nbytes(rows[0])
+    monkeypatch.setattr(shards, "CONVERT_BYTES", 3 * size)  # convert every 3 rows
+    options = ShardOptions(row_group_bytes=8 * size, shard_bytes=100 * size, buffer_bytes=100 * size)
+    written = _write(tmp_path, rows, options)
+    handle = pq.ParquetFile(tmp_path / written[0].path)
+    assert [handle.metadata.row_group(i).num_rows for i in range(handle.num_row_groups)] == [8] * 5
+    assert [r["frame_index"] for r in handle.read().to_pylist()] == list(range(40))
