@@ -43,7 +43,7 @@ def _try_register() -> None:
     _state["registering"] = True
     try:
         register_auto_classes()
-    except Exception as exc:  # never break the user's import
+    except Exception as exc:  # noqa: BLE001  (never break the user's import)
         logger.warning("could not register the HardMo models with transformers' Auto classes: %s", exc)
     finally:
         _state["registering"] = False
