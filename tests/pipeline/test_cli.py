@@ -162,3 +162,22 @@ def test_bad_input_is_a_clear_error(tmp_path, capsys):
         )
         == 2
     )
+
+
+def test_hardmo_hf_build_takes_the_output_as_it_is(pipeline_output, tmp_path):
+    out, summary = pipeline_output
+    dataset = tmp_path / "hardmo"
+    assert main(["build", str(out), "--out", str(dataset), "--no-progress"]) == 0
+    manifest = json.loads((dataset / "manifest.json").read_text())
+    mined = {
+        name: len((out / "reports" / "mining" / f"{name}.txt").read_text().split())
+        for name in ("foot", "hand")
+    }
+    expected = summary.people_written + mined["foot"] + mined["hand"]  # Foot / Hand rows beside Normal
+    assert manifest["counts"] == {"accepted": expected, "input": expected, "rejected": 0}
+    rows = {}
+    for shard in manifest["shards"]:
+        subset = shard["path"].split("/")[1]
+        rows[subset] = rows.get(subset, 0) + shard["num_rows"]
+    assert rows == {"normal": summary.people_written, **mined}
+    assert main(["validate", str(dataset)]) == 0
