@@ -170,7 +170,8 @@ class LabelFitter:
         return fit_weak_perspective(model_points[:, index], batch.keypoints[:, index, :2], weights)
 
     def fit(self, batch: FitBatch, stage: str, camera=None) -> StageResult:
-        """Optimize one stage. ``camera`` = (scale, translation) to start from (else a least-squares fit)."""
+        """Optimize one stage. ``camera`` = (scale, translation, valid) to start from, e.g. the previous
+        stage's; else a least-squares fit. Samples without a valid camera keep their input label."""
         if stage not in self.configs:
             raise ValueError(f"unknown stage {stage!r}; expected one of {', '.join(self.configs)}")
         cfg = self.configs[stage]
@@ -179,8 +180,7 @@ class LabelFitter:
         if camera is None:
             scale0, trans0, valid = self.initial_camera(batch, rest, min_confidence=cfg.min_confidence)
         else:
-            scale0, trans0 = camera[0].to(self.device), camera[1].to(self.device)
-            valid = torch.ones(len(batch), dtype=torch.bool, device=self.device)
+            scale0, trans0, valid = (t.to(self.device) for t in camera)
 
         free = list(cfg.free_joints)
         pose0 = batch.pose.reshape(-1, NUM_SMPL_JOINTS, 3)
@@ -247,7 +247,7 @@ class LabelFitter:
             result = self.fit(batch, stage, camera=camera)
             results.append(result)
             batch = replace(batch, pose=result.pose)
-            camera = (result.camera_scale, result.camera_translation)
+            camera = (result.camera_scale, result.camera_translation, result.valid)
         return results
 
     # -- helpers ---------------------------------------------------------------------------------------
