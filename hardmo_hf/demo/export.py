@@ -89,12 +89,16 @@ def write_glb(
     def add_view(data: bytes, target: int) -> int:
         while len(binary) % 4:
             binary.append(0)
-        buffer_views.append({"buffer": 0, "byteOffset": len(binary), "byteLength": len(data), "target": target})
+        buffer_views.append(
+            {"buffer": 0, "byteOffset": len(binary), "byteLength": len(data), "target": target}
+        )
         binary.extend(data)
         return len(buffer_views) - 1
 
     index_view = add_view(faces.tobytes(), _ELEMENT_ARRAY_BUFFER)
-    accessors.append({"bufferView": index_view, "componentType": _UINT32, "count": int(faces.size), "type": "SCALAR"})
+    accessors.append(
+        {"bufferView": index_view, "componentType": _UINT32, "count": int(faces.size), "type": "SCALAR"}
+    )
     index_accessor = 0
 
     gltf_meshes, nodes, materials = [], [], []
@@ -106,7 +110,7 @@ def write_glb(
             {
                 "bufferView": position_view,
                 "componentType": _FLOAT,
-                "count": int(len(verts)),
+                "count": len(verts),
                 "type": "VEC3",
                 "min": verts.min(axis=0).tolist(),
                 "max": verts.max(axis=0).tolist(),
@@ -114,7 +118,9 @@ def write_glb(
         )
         position_accessor = len(accessors) - 1
         normal_view = add_view(normals.tobytes(), _ARRAY_BUFFER)
-        accessors.append({"bufferView": normal_view, "componentType": _FLOAT, "count": int(len(verts)), "type": "VEC3"})
+        accessors.append(
+            {"bufferView": normal_view, "componentType": _FLOAT, "count": len(verts), "type": "VEC3"}
+        )
         rgb = colors[k] if colors is not None else person_color(k)
         materials.append(
             {
@@ -225,7 +231,8 @@ def params_to_json(frames: Sequence[FrameResult], source: str | None = None) -> 
                 "camera": {"focal_length": focal, "principal_point": list(frame.principal_point)},
                 "box_source": frame.box_source,
                 "models": {
-                    name: {"people": [_person_json(p) for p in result.people]} for name, result in frame.models.items()
+                    name: {"people": [_person_json(p) for p in result.people]}
+                    for name, result in frame.models.items()
                 },
             }
         )
@@ -244,11 +251,18 @@ def params_to_arrays(frames: Sequence[FrameResult]) -> dict[str, np.ndarray]:
     """The arrays of :func:`write_params_npz` (layout in the module doc)."""
     arrays: dict[str, np.ndarray] = {
         "image_size": np.array([f.image_size for f in frames], dtype=np.int64).reshape(-1, 2),
-        "frame_time_s": np.array([np.nan if f.time_s is None else f.time_s for f in frames], dtype=np.float64),
+        "frame_time_s": np.array(
+            [np.nan if f.time_s is None else f.time_s for f in frames], dtype=np.float64
+        ),
     }
     model_names = list(dict.fromkeys(name for f in frames for name in f.models))
     for name in model_names:
-        rows = [(f.frame_index, k, p) for f in frames if name in f.models for k, p in enumerate(f.models[name].people)]
+        rows = [
+            (f.frame_index, k, p)
+            for f in frames
+            if name in f.models
+            for k, p in enumerate(f.models[name].people)
+        ]
         people = [p for _, _, p in rows]
         nan33 = np.full((33, 2), np.nan, dtype=np.float32)
         arrays.update(
@@ -256,7 +270,9 @@ def params_to_arrays(frames: Sequence[FrameResult]) -> dict[str, np.ndarray]:
                 f"{name}/frame_index": np.array([r[0] for r in rows], dtype=np.int64),
                 f"{name}/person_index": np.array([r[1] for r in rows], dtype=np.int64),
                 f"{name}/box": _stack([p.box for p in people], (4,)),
-                f"{name}/score": np.array([np.nan if p.score is None else p.score for p in people], dtype=np.float32),
+                f"{name}/score": np.array(
+                    [np.nan if p.score is None else p.score for p in people], dtype=np.float32
+                ),
                 f"{name}/global_orient": _stack([p.global_orient for p in people], (3,)),
                 f"{name}/body_pose": _stack([p.body_pose for p in people], (69,)),
                 f"{name}/betas": _stack([p.betas for p in people], (10,)),

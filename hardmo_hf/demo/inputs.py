@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import re
+import struct
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,7 +67,9 @@ def load_image(source: str | Path | Image.Image | np.ndarray, max_pixels: int | 
     """Read, orient, convert and (if needed) downscale an image. Raises :class:`DemoInputError`."""
     max_pixels = max_pixels or max_pixels_from_env()
     if source is None:
-        raise DemoInputError("No image was given: upload a photo, take one with the webcam, or pick an example.")
+        raise DemoInputError(
+            "No image was given: upload a photo, take one with the webcam, or pick an example."
+        )
     if isinstance(source, np.ndarray):
         name = "the image"
         image = _array_to_image(source, name)
@@ -135,7 +138,9 @@ def _array_to_image(array: np.ndarray, name: str) -> Image.Image:
     if array.ndim == 3 and array.shape[2] == 1:
         array = array[..., 0]
     if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (3, 4)):
-        raise DemoInputError(f"{name}: expected an (H, W), (H, W, 3) or (H, W, 4) array, got shape {array.shape}.")
+        raise DemoInputError(
+            f"{name}: expected an (H, W), (H, W, 3) or (H, W, 4) array, got shape {array.shape}."
+        )
     if array.dtype != np.uint8:
         array = _to_uint8(array.astype(np.float64))
     return Image.fromarray(array)
@@ -152,6 +157,7 @@ def _to_uint8(values: np.ndarray) -> np.ndarray:
     return scaled.clip(0, 255).round().astype(np.uint8)
 
 
+_EXIF_ERRORS = (OSError, SyntaxError, ValueError, KeyError, TypeError, struct.error)
 _EXIF_NOTES = {
     2: "mirrored",
     3: "rotated by 180 degrees",
@@ -166,17 +172,21 @@ _EXIF_NOTES = {
 def _oriented(image: Image.Image, name: str, notes: list[str]) -> Image.Image:
     try:
         orientation = image.getexif().get(0x0112, 1)
-    except Exception:  # a malformed EXIF block must not stop the demo
+    except _EXIF_ERRORS:  # a malformed EXIF block must not stop the demo
         notes.append(f"{name}: the EXIF block could not be read; the image is used as stored.")
         return image
     if orientation in (None, 1):
         return image
     try:
         oriented = ImageOps.exif_transpose(image)
-    except Exception:
-        notes.append(f"{name}: the EXIF orientation tag ({orientation}) could not be applied; used as stored.")
+    except _EXIF_ERRORS:
+        notes.append(
+            f"{name}: the EXIF orientation tag ({orientation}) could not be applied; used as stored."
+        )
         return image
-    notes.append(f"The photo was {_EXIF_NOTES.get(orientation, 'reoriented')} to follow its EXIF orientation tag.")
+    notes.append(
+        f"The photo was {_EXIF_NOTES.get(orientation, 'reoriented')} to follow its EXIF orientation tag."
+    )
     return oriented
 
 
@@ -239,4 +249,4 @@ def parse_boxes(text: str | None, image_size: tuple[int, int] | None = None) -> 
 
 def format_boxes(boxes: np.ndarray) -> str:
     """The inverse of :func:`parse_boxes`: ``"x1,y1,x2,y2; ..."`` rounded to whole pixels."""
-    return "; ".join(",".join(str(int(round(float(v)))) for v in box) for box in np.asarray(boxes).reshape(-1, 4))
+    return "; ".join(",".join(str(round(float(v))) for v in box) for box in np.asarray(boxes).reshape(-1, 4))

@@ -73,7 +73,9 @@ class Rasterization:
     depth: torch.Tensor
 
 
-def project_points(points: torch.Tensor, focal_length: float, principal_point: tuple[float, float]) -> torch.Tensor:
+def project_points(
+    points: torch.Tensor, focal_length: float, principal_point: tuple[float, float]
+) -> torch.Tensor:
     """Camera-frame points (..., 3) in metres -> pixel coordinates (..., 2) (continuous, see module doc)."""
     z = points[..., 2:3]
     cx, cy = principal_point
@@ -139,7 +141,9 @@ def rasterize(
             px = lo[m, 0:1] + ox  # (T, G)
             py = lo[m, 1:2] + oy
             valid = (px <= hi[m, 0:1]) & (py <= hi[m, 1:2])
-            weights = _barycentric(tri_uv[m], inv_area[m], px.to(torch.float32) + 0.5, py.to(torch.float32) + 0.5)
+            weights = _barycentric(
+                tri_uv[m], inv_area[m], px.to(torch.float32) + 0.5, py.to(torch.float32) + 0.5
+            )
             valid &= (weights >= 0).all(dim=-1)
             if not bool(valid.any()):
                 continue
@@ -155,7 +159,9 @@ def rasterize(
     return _finish(face_index, height, width)
 
 
-def _barycentric(tri_uv: torch.Tensor, inv_area: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+def _barycentric(
+    tri_uv: torch.Tensor, inv_area: torch.Tensor, x: torch.Tensor, y: torch.Tensor
+) -> torch.Tensor:
     """Screen-space barycentric weights (T, G, 3) of points (x, y) (T, G) in triangles (T, 3, 2)."""
     a, b, c = tri_uv[:, 0, :, None], tri_uv[:, 1, :, None], tri_uv[:, 2, :, None]  # (T, 2, 1)
     w0 = ((b[:, 0] - x) * (c[:, 1] - y) - (b[:, 1] - y) * (c[:, 0] - x)) * inv_area[:, None]
@@ -247,7 +253,10 @@ def render_meshes(
     half = torch.nn.functional.normalize(light[None] + view, dim=1, eps=1e-12)
     specular = (n * half).sum(dim=1).clamp_min(0) ** lighting.shininess
     base = palette[face_mesh[face]]  # (K, 3)
-    shaded = base * (lighting.ambient + lighting.diffuse * diffuse)[:, None] + lighting.specular * specular[:, None]
+    shaded = (
+        base * (lighting.ambient + lighting.diffuse * diffuse)[:, None]
+        + lighting.specular * specular[:, None]
+    )
     shaded = shaded.clamp(0, 1) * 255.0
 
     out = torch.from_numpy(image.copy())
@@ -270,7 +279,7 @@ def draw_keypoints(
     draw = ImageDraw.Draw(canvas)
     size = max(canvas.size)
     r = radius if radius is not None else max(2.0, size / 300.0)
-    line = max(1, int(round(r * 0.6)))
+    line = max(1, round(r * 0.6))
     for k, points in enumerate(keypoints):
         points = np.asarray(points, dtype=np.float64)
         conf = points[:, 2] if points.shape[1] > 2 else np.ones(len(points))
@@ -296,7 +305,7 @@ def draw_boxes(
     """Draw xyxy px boxes with optional text labels, one colour per person. Returns a new uint8 RGB array."""
     canvas = Image.fromarray(np.ascontiguousarray(image[..., :3], dtype=np.uint8))
     draw = ImageDraw.Draw(canvas)
-    width = max(1, int(round(max(canvas.size) / 400)))
+    width = max(1, round(max(canvas.size) / 400))
     for k, box in enumerate(boxes):
         rgb = colors[k] if colors is not None else person_color(k)
         color = tuple(int(255 * c) for c in rgb)

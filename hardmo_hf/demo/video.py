@@ -38,9 +38,9 @@ def _ffmpeg():
     return imageio_ffmpeg
 
 
-def read_video(path: str | Path, max_frames: int = DEFAULT_MAX_FRAMES, stride: int = DEFAULT_STRIDE) -> tuple[
-    list[VideoFrame], float
-]:
+def read_video(
+    path: str | Path, max_frames: int = DEFAULT_MAX_FRAMES, stride: int = DEFAULT_STRIDE
+) -> tuple[list[VideoFrame], float]:
     """Decode every ``stride``-th frame of a clip, at most ``max_frames`` of them.
 
     Returns the frames and the clip's frame rate. Raises :class:`DemoInputError` for files ffmpeg cannot
