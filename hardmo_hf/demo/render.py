@@ -8,9 +8,9 @@ Coordinate frame (the full-image camera of the models' ``post_process``, OpenCV 
 * pixel ``(row i, column j)`` is sampled at its centre ``(u, v) = (j + 0.5, i + 0.5)``, so the image spans
   ``[0, W] x [0, H]`` in continuous pixel coordinates, the same convention as the 2D keypoints.
 
-Rasterization is vectorized per triangle bounding box: triangles are grouped by the power-of-two size of
-their pixel bounding box, every candidate pixel of a group is tested with edge functions at once, and a
-single ``scatter_reduce(amin)`` over a packed ``(depth, face)`` int64 key resolves visibility between all
+Rasterization is vectorized per triangle bounding box: every pixel centre of every triangle's bounding box
+becomes one candidate (flattened, no padding), edge functions test them all at once, and a single
+``scatter_reduce(amin)`` over a packed ``(depth, face)`` int64 key resolves visibility between all
 meshes (people occlude each other correctly). Shading is Blinn-Phong with smoothly interpolated vertex
 normals, one directional light plus ambient, two-sided (normals are turned towards the camera, so the
 face winding does not matter). The shaded meshes are blended over the image with a constant opacity.
@@ -18,6 +18,7 @@ face winding does not matter). The shaded meshes are blended over the image with
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -40,7 +41,7 @@ PERSON_COLORS = (
 )
 
 _NEAR_Z = 1e-2  # m: triangles with a vertex closer than this to the camera plane are dropped
-_MAX_FRAGMENTS_PER_CHUNK = 1 << 22  # bounds the memory of one rasterization step (~100 MB of temporaries)
+_MAX_FRAGMENTS_PER_CHUNK = 1 << 21  # candidate pixels per rasterization step (bounds memory to ~150 MB)
 _NO_HIT = torch.iinfo(torch.int64).max
 
 
@@ -122,41 +123,52 @@ def rasterize(
         return _finish(face_index, height, width)
 
     lo, hi = lo[ids].to(torch.int64), hi[ids].to(torch.int64)
-    extent = hi - lo + 1  # (T, 2) columns, rows
-    # Power-of-two bucket per axis, so one dense candidate grid serves a whole group.
-    bucket = torch.ceil(torch.log2(extent.to(torch.float32))).to(torch.int64)
-    group_key = bucket[:, 0] * 64 + bucket[:, 1]
-    fragment_pix, fragment_key = [], []
+    extent = hi - lo + 1  # (T, 2) columns, rows of each bounding box
+    # Edge-function coefficients relative to each box's corner (small numbers keep float32 exact enough):
+    # barycentric weight k of the pixel centre at box offset (ox, oy) is A_k * ox + B_k * oy + C_k.
+    local = tri_uv[ids] - lo[:, None, :].to(torch.float32) - 0.5  # (T, 3, 2)
     inv_area = 1.0 / area[ids]
+    coeffs = torch.stack([_edge_coefficients(local, k, inv_area) for k in (0, 1)], dim=1)  # (T, 2, 3)
     inv_z = 1.0 / tri_z[ids]  # (T, 3)
-    tri_uv = tri_uv[ids]
-    for key in torch.unique(group_key).tolist():
-        members = torch.nonzero(group_key == key).squeeze(1)
-        grid_w, grid_h = 1 << (key // 64), 1 << (key % 64)
-        oy, ox = torch.meshgrid(torch.arange(grid_h), torch.arange(grid_w), indexing="ij")
-        ox, oy = ox.reshape(1, -1), oy.reshape(1, -1)
-        chunk = max(1, _MAX_FRAGMENTS_PER_CHUNK // (grid_w * grid_h))
-        for start in range(0, members.numel(), chunk):
-            m = members[start : start + chunk]
-            px = lo[m, 0:1] + ox  # (T, G)
-            py = lo[m, 1:2] + oy
-            valid = (px <= hi[m, 0:1]) & (py <= hi[m, 1:2])
-            weights = _barycentric(
-                tri_uv[m], inv_area[m], px.to(torch.float32) + 0.5, py.to(torch.float32) + 0.5
-            )
-            valid &= (weights >= 0).all(dim=-1)
-            if not bool(valid.any()):
-                continue
-            t_idx, g_idx = torch.nonzero(valid, as_tuple=True)
-            w = weights[t_idx, g_idx]  # (K, 3) screen-space barycentrics
-            depth = 1.0 / (w * inv_z[m][t_idx]).sum(dim=1)  # perspective-correct z (m)
-            face = ids[m][t_idx]
-            depth_bits = depth.to(torch.float32).view(torch.int32).to(torch.int64)  # monotonic for z > 0
-            fragment_key.append((depth_bits << 32) | face)
-            fragment_pix.append(py[t_idx, g_idx] * width + px[t_idx, g_idx])
+    counts = extent[:, 0] * extent[:, 1]
+    fragment_pix, fragment_key = [], []
+    # Process triangles in chunks whose boxes hold at most _MAX_FRAGMENTS_PER_CHUNK pixels together.
+    chunk_of = torch.div(torch.cumsum(counts, 0) - counts, _MAX_FRAGMENTS_PER_CHUNK, rounding_mode="floor")
+    bounds = torch.searchsorted(chunk_of, torch.arange(int(chunk_of[-1]) + 2)).tolist()
+    for begin, stop in itertools.pairwise(bounds):
+        if stop <= begin:
+            continue
+        n = counts[begin:stop]
+        tri = torch.repeat_interleave(torch.arange(begin, stop), n)  # (K,) triangle of each candidate
+        offset = torch.arange(int(n.sum())) - torch.repeat_interleave(torch.cumsum(n, 0) - n, n)
+        box_w = extent[tri, 0]
+        ox, oy = offset % box_w, torch.div(offset, box_w, rounding_mode="floor")
+        c = coeffs[tri]  # (K, 2, 3)
+        oxf, oyf = ox.to(torch.float32), oy.to(torch.float32)
+        w0 = c[:, 0, 0] * oxf + c[:, 0, 1] * oyf + c[:, 0, 2]
+        w1 = c[:, 1, 0] * oxf + c[:, 1, 1] * oyf + c[:, 1, 2]
+        w2 = 1.0 - w0 - w1
+        inside = (w0 >= 0) & (w1 >= 0) & (w2 >= 0)
+        if not bool(inside.any()):
+            continue
+        sel = torch.nonzero(inside).squeeze(1)
+        tri, w = tri[sel], torch.stack([w0[sel], w1[sel], w2[sel]], dim=1)
+        depth = 1.0 / (w * inv_z[tri]).sum(dim=1)  # perspective-correct z (m)
+        depth_bits = depth.view(torch.int32).to(torch.int64)  # float32 bits are monotonic for z > 0
+        fragment_key.append((depth_bits << 32) | ids[tri])
+        fragment_pix.append((lo[tri, 1] + oy[sel]) * width + lo[tri, 0] + ox[sel])
     if fragment_pix:
         face_index.scatter_reduce_(0, torch.cat(fragment_pix), torch.cat(fragment_key), reduce="amin")
     return _finish(face_index, height, width)
+
+
+def _edge_coefficients(tri_uv: torch.Tensor, k: int, inv_area: torch.Tensor) -> torch.Tensor:
+    """(T, 3) coefficients (A, B, C) with barycentric weight of vertex ``k`` = A * x + B * y + C."""
+    b, c = tri_uv[:, (k + 1) % 3], tri_uv[:, (k + 2) % 3]
+    a_coef = (b[:, 1] - c[:, 1]) * inv_area
+    b_coef = (c[:, 0] - b[:, 0]) * inv_area
+    c_coef = (b[:, 0] * c[:, 1] - b[:, 1] * c[:, 0]) * inv_area
+    return torch.stack([a_coef, b_coef, c_coef], dim=1)
 
 
 def _barycentric(
