@@ -71,13 +71,27 @@ def _engine() -> DemoEngine:
 
 
 @gpu(duration=60)
-def _infer(image: np.ndarray, model_names: list[str], boxes: np.ndarray | None, threshold: float, frame_index: int = 0, time_s: float | None = None) -> FrameResult:
+def _infer(
+    image: np.ndarray,
+    model_names: list[str],
+    boxes: np.ndarray | None,
+    threshold: float,
+    frame_index: int = 0,
+    time_s: float | None = None,
+) -> FrameResult:
     """Detector + models on one frame (on the GPU where there is one)."""
     return _engine().run(image, model_names, boxes, threshold, frame_index=frame_index, time_s=time_s)
 
 
 @gpu(duration=120)
-def _infer_many(frames: list[np.ndarray], model_names: list[str], boxes: np.ndarray | None, threshold: float, indices: list[int], times: list[float]) -> list[FrameResult]:
+def _infer_many(
+    frames: list[np.ndarray],
+    model_names: list[str],
+    boxes: np.ndarray | None,
+    threshold: float,
+    indices: list[int],
+    times: list[float],
+) -> list[FrameResult]:
     """Detector + models on the frames of a clip, in one GPU session."""
     engine = _engine()
     return [
@@ -105,7 +119,9 @@ def _threshold(value) -> float:
     try:
         threshold = float(value if value is not None else DEFAULT_THRESHOLD)
     except (TypeError, ValueError):
-        raise DemoInputError(f"The detector score threshold must be a number in [0, 1], got {value!r}.") from None
+        raise DemoInputError(
+            f"The detector score threshold must be a number in [0, 1], got {value!r}."
+        ) from None
     if not 0.0 <= threshold <= 1.0:
         raise DemoInputError(f"The detector score threshold must be in [0, 1], got {threshold}.")
     return threshold
@@ -132,7 +148,7 @@ def _user_errors(func: Callable) -> Callable:
             raise
         except (DemoInputError, ModelUnavailableError) as exc:
             raise gr.Error(str(exc), title="Cannot process this input") from None
-        except Exception as exc:  # noqa: BLE001 - the page gets one line, the log gets the traceback
+        except Exception as exc:
             logger.exception("demo request failed")
             raise gr.Error(
                 f"Something went wrong on our side ({type(exc).__name__}: {exc}). Please try another input.",
@@ -199,7 +215,9 @@ class DemoApp:
         height, width = next(iter(panels.values())).shape[:2]
         band = max(18, height // 24)
         gap = max(4, width // 100)
-        canvas = Image.new("RGB", (len(panels) * width + (len(panels) - 1) * gap, height + band), (255, 255, 255))
+        canvas = Image.new(
+            "RGB", (len(panels) * width + (len(panels) - 1) * gap, height + band), (255, 255, 255)
+        )
         draw = ImageDraw.Draw(canvas)
         for k, (name, panel) in enumerate(panels.items()):
             x = k * (width + gap)
@@ -215,7 +233,9 @@ class DemoApp:
         if last is not None:
             if last.box_source == "whole_image":
                 reason = self.engine.detector_notice or "no person detector is available"
-                lines.append(f"No person detector could be used ({reason}); the whole image was used as one box.")
+                lines.append(
+                    f"No person detector could be used ({reason}); the whole image was used as one box."
+                )
             people = sum(f.num_people for f in frames)
             if people == 0:
                 lines.append(
@@ -229,12 +249,18 @@ class DemoApp:
                 timing = ", ".join(
                     f"{name} {sum(f.models[name].seconds for f in frames):.2f} s" for name in model_names
                 )
-                count = f"{people} person-frames" if len(frames) > 1 else f"{people} {'person' if people == 1 else 'people'}"
+                count = (
+                    f"{people} person-frames"
+                    if len(frames) > 1
+                    else f"{people} {'person' if people == 1 else 'people'}"
+                )
                 lines.append(f"{count} ({source}). Model time: {timing}.")
         return "\n\n".join(f"- {line}" if not line.startswith("**") else line for line in lines)
 
     # -- image ---------------------------------------------------------------------------------------
-    def predict(self, image, model_choice=CHOICE_BOTH, threshold=DEFAULT_THRESHOLD, boxes_text="", overlays=None):
+    def predict(
+        self, image, model_choice=CHOICE_BOTH, threshold=DEFAULT_THRESHOLD, boxes_text="", overlays=None
+    ):
         """The ``/predict`` endpoint; see the module doc for inputs and outputs."""
         import gradio as gr
 
@@ -251,7 +277,9 @@ class DemoApp:
         faces = self.engine.faces
         out_dir = self._request_dir()
         stem = _safe_stem(loaded.name)
-        panels = {name: self._render_panel(loaded.pixels, frame, name, overlays, faces) for name in model_names}
+        panels = {
+            name: self._render_panel(loaded.pixels, frame, name, overlays, faces) for name in model_names
+        }
         overlay = self._compose(panels)
         glbs = {}
         for name in model_names:
@@ -278,8 +306,15 @@ class DemoApp:
 
     # -- video ---------------------------------------------------------------------------------------
     def predict_video(
-        self, video, model_choice=MODEL_HMR, threshold=DEFAULT_THRESHOLD, boxes_text="", max_frames=24, stride=2,
-        overlays=None, progress=None,
+        self,
+        video,
+        model_choice=MODEL_HMR,
+        threshold=DEFAULT_THRESHOLD,
+        boxes_text="",
+        max_frames=24,
+        stride=2,
+        overlays=None,
+        progress=None,
     ):
         """The ``/predict_video`` endpoint; see the module doc for inputs and outputs."""
         from .video import read_video, write_video
@@ -300,8 +335,12 @@ class DemoApp:
             frames_px.append(loaded.pixels)
         boxes = parse_boxes(boxes_text, None)
         if boxes is not None:
-            boxes = _clip_boxes(boxes * (frames_px[0].shape[1] / clip[0].pixels.shape[1]), frames_px[0].shape[:2], boxes_text)
-        results = _infer_many(frames_px, model_names, boxes, threshold, [c.index for c in clip], [c.time_s for c in clip])
+            boxes = _clip_boxes(
+                boxes * (frames_px[0].shape[1] / clip[0].pixels.shape[1]), frames_px[0].shape[:2], boxes_text
+            )
+        results = _infer_many(
+            frames_px, model_names, boxes, threshold, [c.index for c in clip], [c.time_s for c in clip]
+        )
         faces = self.engine.faces
         out_dir = self._request_dir()
         stem = _safe_stem(Path(str(video)).name)
@@ -333,7 +372,11 @@ class DemoApp:
             return ""
         mask = np.zeros(layers[0].shape[:2], dtype=bool)
         for layer in layers:
-            alpha = layer[..., 3] if layer.ndim == 3 and layer.shape[2] == 4 else layer.reshape(layer.shape[:2] + (-1,)).max(-1)
+            alpha = (
+                layer[..., 3]
+                if layer.ndim == 3 and layer.shape[2] == 4
+                else layer.reshape(layer.shape[:2] + (-1,)).max(-1)
+            )
             if alpha.shape == mask.shape:
                 mask |= alpha > 0
         return format_boxes(stroke_boxes(mask))
@@ -383,7 +426,12 @@ def stroke_boxes(mask: np.ndarray, max_side: int = 256) -> np.ndarray:
                     if 0 <= rr < small_h and 0 <= cc < small_w and small[rr, cc] and not labels[rr, cc]:
                         labels[rr, cc] = label
                         stack.append((rr, cc))
-        box = (min(cols) * step, min(rows) * step, min(width, (max(cols) + 1) * step), min(height, (max(rows) + 1) * step))
+        box = (
+            min(cols) * step,
+            min(rows) * step,
+            min(width, (max(cols) + 1) * step),
+            min(height, (max(rows) + 1) * step),
+        )
         if box[2] - box[0] >= 4 and box[3] - box[1] >= 4:  # ignore specks
             boxes.append(box)
     return np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
@@ -413,7 +461,9 @@ def _safe_image_class():
             try:
                 return super().preprocess(payload)
             except Exception as exc:  # noqa: BLE001 - Pillow raises many types for bad files
-                name = Path(getattr(payload, "orig_name", None) or getattr(payload, "path", "") or "upload").name
+                name = Path(
+                    getattr(payload, "orig_name", None) or getattr(payload, "path", "") or "upload"
+                ).name
                 raise gr.Error(
                     f"{name}: not an image the demo can read ({type(exc).__name__}: {exc}). "
                     "Upload a JPEG, PNG, WebP, BMP, TIFF or GIF photo.",
@@ -424,19 +474,27 @@ def _safe_image_class():
 
 
 def build_demo(
-    engine: DemoEngine | None = None, examples_dir: str | Path | None = None, output_root: str | Path | None = None
+    engine: DemoEngine | None = None,
+    examples_dir: str | Path | None = None,
+    output_root: str | Path | None = None,
+    warm_up: bool = False,
 ):
-    """The Gradio Blocks of the demo (queue configured; call ``.launch()``)."""
+    """The Gradio Blocks of the demo (queue configured; call ``.launch()``).
+
+    ``warm_up`` loads the models, SMPL file and detector now instead of on the first request.
+    """
     import gradio as gr
 
     from .examples import make_examples
 
     app = DemoApp(engine, output_root)
+    if warm_up:
+        app.engine.warm_up(MODEL_NAMES)
     config = app.engine.config
     examples_dir = Path(examples_dir or Path(tempfile.gettempdir()) / "hardmo-demo-examples")
     try:
         examples = make_examples(examples_dir)
-    except Exception:  # noqa: BLE001 - a gallery that cannot be drawn must not take the demo down
+    except Exception:
         logger.exception("could not draw the example gallery")
         examples = []
     SafeImage = _safe_image_class()
@@ -452,12 +510,20 @@ def build_demo(
                 with gr.Row():
                     with gr.Column(scale=1):
                         image_in = SafeImage(
-                            type="filepath", sources=["upload", "webcam", "clipboard"], label="Photo",
+                            type="filepath",
+                            sources=["upload", "webcam", "clipboard"],
+                            label="Photo",
                             elem_id="image-input",
                         )
-                        model_in = gr.Radio(list(MODEL_CHOICES), value=CHOICE_BOTH, label="Model", elem_id="model-choice")
+                        model_in = gr.Radio(
+                            list(MODEL_CHOICES), value=CHOICE_BOTH, label="Model", elem_id="model-choice"
+                        )
                         threshold_in = gr.Slider(
-                            0.05, 0.95, value=DEFAULT_THRESHOLD, step=0.05, label="Detector score threshold",
+                            0.05,
+                            0.95,
+                            value=DEFAULT_THRESHOLD,
+                            step=0.05,
+                            label="Detector score threshold",
                             elem_id="threshold",
                         )
                         boxes_in = gr.Textbox(
@@ -468,9 +534,15 @@ def build_demo(
                         overlays_in = gr.CheckboxGroup(list(OVERLAY_CHOICES), value=[], label="Also draw")
                         run_button = gr.Button("Recover meshes", variant="primary", elem_id="run")
                         with gr.Accordion("Draw boxes instead of typing them", open=False):
-                            gr.Markdown("Draw a loop or a scribble over each person, then press *Use drawn boxes*.")
+                            gr.Markdown(
+                                "Draw a loop or a scribble over each person, then press *Use drawn boxes*."
+                            )
                             editor = gr.ImageEditor(
-                                type="numpy", sources=[], transforms=[], layers=False, label="Draw on the photo",
+                                type="numpy",
+                                sources=[],
+                                transforms=[],
+                                layers=False,
+                                label="Draw on the photo",
                                 brush=gr.Brush(default_size=6, colors=["#ff3b30"], color_mode="fixed"),
                             )
                             use_drawing = gr.Button("Use drawn boxes")
@@ -482,12 +554,16 @@ def build_demo(
                                 cache_examples=False,
                             )
                     with gr.Column(scale=2):
-                        overlay_out = gr.Image(label="Meshes over the photo", format="png", elem_id="overlay", interactive=False)
+                        overlay_out = gr.Image(
+                            label="Meshes over the photo", format="png", elem_id="overlay", interactive=False
+                        )
                         notice_out = gr.Markdown(elem_id="notice")
                         with gr.Row():
                             glb_4d_out = gr.Model3D(label=f"3D: {MODEL_4DHUMANS}", elem_id="glb-4dhumans")
                             glb_hmr_out = gr.Model3D(label=f"3D: {MODEL_HMR}", elem_id="glb-hmr")
-                        files_out = gr.File(label="SMPL parameters (JSON, NPZ)", file_count="multiple", elem_id="files")
+                        files_out = gr.File(
+                            label="SMPL parameters (JSON, NPZ)", file_count="multiple", elem_id="files"
+                        )
                 run_button.click(
                     predict,
                     inputs=[image_in, model_in, threshold_in, boxes_in, overlays_in],
@@ -497,28 +573,57 @@ def build_demo(
                 )
                 image_in.change(
                     lambda path: {"background": path, "layers": [], "composite": path} if path else None,
-                    inputs=image_in, outputs=editor, api_visibility="private", queue=False,
+                    inputs=image_in,
+                    outputs=editor,
+                    api_visibility="private",
+                    queue=False,
                 )
-                use_drawing.click(app.boxes_from_drawing, inputs=editor, outputs=boxes_in, api_visibility="private")
+                use_drawing.click(
+                    app.boxes_from_drawing, inputs=editor, outputs=boxes_in, api_visibility="private"
+                )
             with gr.Tab("Video", id="video"):
                 with gr.Row():
                     with gr.Column(scale=1):
-                        video_in = gr.Video(sources=["upload"], label="Short clip", format=None, include_audio=True)
+                        video_in = gr.Video(
+                            sources=["upload"], label="Short clip", format=None, include_audio=True
+                        )
                         video_model_in = gr.Radio(list(MODEL_CHOICES), value=MODEL_HMR, label="Model")
-                        video_threshold_in = gr.Slider(0.05, 0.95, value=DEFAULT_THRESHOLD, step=0.05, label="Detector score threshold")
-                        video_boxes_in = gr.Textbox(label="Person boxes for every frame (optional)", placeholder="x1,y1,x2,y2; ...")
+                        video_threshold_in = gr.Slider(
+                            0.05, 0.95, value=DEFAULT_THRESHOLD, step=0.05, label="Detector score threshold"
+                        )
+                        video_boxes_in = gr.Textbox(
+                            label="Person boxes for every frame (optional)", placeholder="x1,y1,x2,y2; ..."
+                        )
                         with gr.Row():
-                            max_frames_in = gr.Slider(1, config.max_video_frames, value=min(24, config.max_video_frames), step=1, label="Frame cap")
+                            max_frames_in = gr.Slider(
+                                1,
+                                config.max_video_frames,
+                                value=min(24, config.max_video_frames),
+                                step=1,
+                                label="Frame cap",
+                            )
                             stride_in = gr.Slider(1, 10, value=2, step=1, label="Use every n-th frame")
-                        video_overlays_in = gr.CheckboxGroup(list(OVERLAY_CHOICES), value=[], label="Also draw")
+                        video_overlays_in = gr.CheckboxGroup(
+                            list(OVERLAY_CHOICES), value=[], label="Also draw"
+                        )
                         video_button = gr.Button("Recover meshes in the clip", variant="primary")
                     with gr.Column(scale=2):
                         video_out = gr.Video(label="Overlay video", format=None, interactive=False)
                         video_notice_out = gr.Markdown()
-                        video_files_out = gr.File(label="Per-frame SMPL parameters (JSON, NPZ)", file_count="multiple")
+                        video_files_out = gr.File(
+                            label="Per-frame SMPL parameters (JSON, NPZ)", file_count="multiple"
+                        )
                 video_button.click(
                     predict_video,
-                    inputs=[video_in, video_model_in, video_threshold_in, video_boxes_in, max_frames_in, stride_in, video_overlays_in],
+                    inputs=[
+                        video_in,
+                        video_model_in,
+                        video_threshold_in,
+                        video_boxes_in,
+                        max_frames_in,
+                        stride_in,
+                        video_overlays_in,
+                    ],
                     outputs=[video_out, video_files_out, video_notice_out],
                     api_name="predict_video",
                     concurrency_id="inference",

@@ -52,7 +52,9 @@ class DemoConfig:
     @classmethod
     def from_env(cls) -> DemoConfig:
         return cls(
-            model_locations={name: os.environ.get(env) or MODEL_DEFAULTS[name] for name, env in MODEL_ENV.items()},
+            model_locations={
+                name: os.environ.get(env) or MODEL_DEFAULTS[name] for name, env in MODEL_ENV.items()
+            },
             smpl_path=os.environ.get("HARDMO_SMPL_PATH") or None,
             smpl_repo=os.environ.get("HARDMO_SMPL_REPO") or None,
             detector=os.environ.get("HARDMO_DETECTOR") or None,

@@ -204,7 +204,10 @@ class DemoEngine:
         else:
             scores, source = [None] * len(boxes), "user"
         frame = FrameResult(
-            (height, width), source, frame_index=frame_index, time_s=time_s,
+            (height, width),
+            source,
+            frame_index=frame_index,
+            time_s=time_s,
             detector_seconds=time.perf_counter() - start if source != "user" else 0.0,
         )
         for name in model_names:
@@ -214,7 +217,9 @@ class DemoEngine:
             frame.models[name] = ModelResult(name, people, time.perf_counter() - start)
         return frame
 
-    def _run_model(self, loaded: LoadedModel, image: np.ndarray, boxes: np.ndarray, scores) -> list[PersonResult]:
+    def _run_model(
+        self, loaded: LoadedModel, image: np.ndarray, boxes: np.ndarray, scores
+    ) -> list[PersonResult]:
         device = self._device()
         inputs = loaded.processor(images=[image], boxes=[boxes], return_tensors="pt")
         pixel_values = inputs["pixel_values"].to(device=device, dtype=next(loaded.model.parameters()).dtype)
@@ -229,7 +234,9 @@ class DemoEngine:
                 betas=_np(person["betas"]).reshape(-1),
                 camera_translation=_np(person["camera_translation"]).reshape(3),
                 focal_length=float(person["focal_length"]),
-                keypoints_2d=None if person.get("keypoints_2d") is None else _np(person["keypoints_2d"])[:, :2],
+                keypoints_2d=None
+                if person.get("keypoints_2d") is None
+                else _np(person["keypoints_2d"])[:, :2],
                 vertices=None if person.get("vertices") is None else _np(person["vertices"]),
             )
             for k, person in enumerate(people)
@@ -263,4 +270,3 @@ def _download_smpl(repo: str) -> Path:
         kind, repo = repo.split("/", 1)
         repo_type = kind[:-1]
     return Path(hf_hub_download(repo_id=repo, filename=SMPL_FILENAME, repo_type=repo_type))
-
