@@ -1,0 +1,56 @@
+"""Tiny random HardMo models for tests: saved Hub folders that load in a fraction of a second.
+
+``make_tiny_model_dir("hmr2" | "hmr" | "bedlam", out_dir)`` writes ``config.json`` (with ``auto_map``),
+``model.safetensors`` and the custom code files, like a converted model, but with small random weights. The
+architectures are the real ones (same code paths, input sizes 256 / 224), only narrower and shallower.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+TINY_KINDS = ("hmr2", "hmr", "bedlam")
+
+
+def tiny_config(kind: str):
+    """The config of a tiny model of ``kind`` ("hmr2", "hmr" or "bedlam")."""
+    from ..models.configuration_hardmo import HardMoHMR2Config, HardMoHMRConfig
+
+    if kind == "hmr2":
+        return HardMoHMR2Config(
+            vit_config={"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2},
+            decoder_dim=32, decoder_depth=2, decoder_heads=2, decoder_dim_head=16, decoder_mlp_dim=64,
+        )
+    hrnet = dict(
+        hrnet_width=8, hrnet_stem_channels=16, hrnet_layer1_blocks=1, hrnet_stage_modules=[1, 1, 1],
+        hrnet_stage_blocks=[1, 1, 1], head_hidden_dim=64,
+    )
+    if kind == "hmr":
+        return HardMoHMRConfig(**hrnet)
+    if kind == "bedlam":
+        return HardMoHMRConfig.bedlam(**hrnet)
+    raise ValueError(f"unknown tiny model kind {kind!r}; expected one of {TINY_KINDS}")
+
+
+def make_tiny_model(kind: str, seed: int = 0):
+    """A tiny random model of ``kind`` in eval mode (weights from ``torch.manual_seed(seed)``)."""
+    from ..models.modeling_hardmo import HardMoHMR2Model, HardMoHMRModel
+
+    config = tiny_config(kind)
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        model = (HardMoHMR2Model if kind == "hmr2" else HardMoHMRModel)(config)
+        # Give the read-outs visible weight so outputs depend on the image (a fresh head is near-constant).
+        with torch.no_grad():
+            for layer in (model.head.decpose, model.head.decshape, model.head.deccam):
+                layer.weight.normal_(0.0, 0.02)
+    return model.eval()
+
+
+def make_tiny_model_dir(kind: str, out_dir: str | Path, seed: int = 0) -> Path:
+    """Save a tiny random model of ``kind`` as a Hub folder in ``out_dir`` and return the folder."""
+    from ..models.conversion_utils import write_hub_folder
+
+    return write_hub_folder(make_tiny_model(kind, seed), out_dir)
