@@ -58,33 +58,27 @@ People are found by a person detector; type or draw boxes to choose them yoursel
 """
 
 # ----------------------------------------------------------------------------------------------------
-# The engine the GPU function uses: module level, so ZeroGPU's worker finds it without pickling models.
+# Engines by key: the GPU functions get a key, not the engine, so ZeroGPU's worker process finds the
+# models in its (forked) module state instead of having them pickled, and several apps can share a process.
 # ----------------------------------------------------------------------------------------------------
-_ENGINE: DemoEngine | None = None
-
-
-def _engine() -> DemoEngine:
-    global _ENGINE
-    if _ENGINE is None:
-        _ENGINE = DemoEngine(DemoConfig.from_env())
-    return _ENGINE
+_ENGINES: dict[str, DemoEngine] = {}
 
 
 @gpu(duration=60)
 def _infer(
+    engine_key: str,
     image: np.ndarray,
     model_names: list[str],
     boxes: np.ndarray | None,
     threshold: float,
-    frame_index: int = 0,
-    time_s: float | None = None,
 ) -> FrameResult:
     """Detector + models on one frame (on the GPU where there is one)."""
-    return _engine().run(image, model_names, boxes, threshold, frame_index=frame_index, time_s=time_s)
+    return _ENGINES[engine_key].run(image, model_names, boxes, threshold)
 
 
 @gpu(duration=120)
 def _infer_many(
+    engine_key: str,
     frames: list[np.ndarray],
     model_names: list[str],
     boxes: np.ndarray | None,
@@ -93,7 +87,7 @@ def _infer_many(
     times: list[float],
 ) -> list[FrameResult]:
     """Detector + models on the frames of a clip, in one GPU session."""
-    engine = _engine()
+    engine = _ENGINES[engine_key]
     return [
         engine.run(frame, model_names, boxes, threshold, frame_index=i, time_s=t)
         for frame, i, t in zip(frames, indices, times, strict=True)
@@ -162,9 +156,9 @@ class DemoApp:
     """The request handlers of the demo, bound to one engine and one output folder."""
 
     def __init__(self, engine: DemoEngine | None = None, output_root: str | Path | None = None):
-        global _ENGINE
-        self.engine = engine or _engine()
-        _ENGINE = self.engine
+        self.engine = engine or DemoEngine(DemoConfig.from_env())
+        self.engine_key = uuid.uuid4().hex
+        _ENGINES[self.engine_key] = self.engine
         self.output_root = Path(output_root or Path(tempfile.gettempdir()) / "hardmo-demo")
         self.output_root.mkdir(parents=True, exist_ok=True)
 
@@ -273,7 +267,7 @@ class DemoApp:
             boxes = _clip_boxes(boxes * loaded.scale, loaded.size, boxes_text)
         for note in loaded.notes:
             gr.Info(note)
-        frame = _infer(loaded.pixels, model_names, boxes, threshold)
+        frame = _infer(self.engine_key, loaded.pixels, model_names, boxes, threshold)
         faces = self.engine.faces
         out_dir = self._request_dir()
         stem = _safe_stem(loaded.name)
@@ -339,7 +333,13 @@ class DemoApp:
                 boxes * (frames_px[0].shape[1] / clip[0].pixels.shape[1]), frames_px[0].shape[:2], boxes_text
             )
         results = _infer_many(
-            frames_px, model_names, boxes, threshold, [c.index for c in clip], [c.time_s for c in clip]
+            self.engine_key,
+            frames_px,
+            model_names,
+            boxes,
+            threshold,
+            [c.index for c in clip],
+            [c.time_s for c in clip],
         )
         faces = self.engine.faces
         out_dir = self._request_dir()
@@ -461,12 +461,13 @@ def _safe_image_class():
             try:
                 return super().preprocess(payload)
             except Exception as exc:  # noqa: BLE001 - Pillow raises many types for bad files
-                name = Path(
-                    getattr(payload, "orig_name", None) or getattr(payload, "path", "") or "upload"
-                ).name
+                path = getattr(payload, "path", None)
+                try:
+                    load_image(path)  # names the file and the problem
+                except DemoInputError as problem:
+                    raise gr.Error(str(problem), title="Cannot process this input") from None
                 raise gr.Error(
-                    f"{name}: not an image the demo can read ({type(exc).__name__}: {exc}). "
-                    "Upload a JPEG, PNG, WebP, BMP, TIFF or GIF photo.",
+                    f"{Path(str(path)).name}: not an image the demo can read ({type(exc).__name__}).",
                     title="Cannot process this input",
                 ) from None
 
@@ -500,7 +501,10 @@ def build_demo(
     SafeImage = _safe_image_class()
 
     predict = _user_errors(app.predict)
-    predict_video = _user_errors(app.predict_video)
+    predict_clip = _user_errors(app.predict_video)
+
+    def predict_video(video, model, threshold, boxes, max_frames, stride, overlays, progress=gr.Progress()):  # noqa: B008
+        return predict_clip(video, model, threshold, boxes, max_frames, stride, overlays, progress=progress)
 
     with gr.Blocks(title="HardMo demo", delete_cache=(OUTPUT_MAX_AGE_S, OUTPUT_MAX_AGE_S)) as demo:
         gr.Markdown(f"# {TITLE}\n{DESCRIPTION}")

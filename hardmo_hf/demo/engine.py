@@ -157,6 +157,9 @@ class DemoEngine:
         return self._detector
 
     def _load_detector(self):
+        if (self.config.detector or "").strip().lower() == "none":
+            self.detector_notice = "the detector is switched off (HARDMO_DETECTOR=none)"
+            return None
         from ..detection import PersonDetector
 
         detector = PersonDetector(self.config.detector)
@@ -181,6 +184,9 @@ class DemoEngine:
     def detect(self, image: np.ndarray, threshold: float) -> tuple[np.ndarray, list[float | None], str]:
         """Person boxes (N, 4) xyxy px, their scores and the box source (``detector`` / ``whole_image``)."""
         detector = self.detector
+        if detector is None:
+            height, width = image.shape[:2]
+            return np.array([[0, 0, width, height]], dtype=np.float32), [None], "whole_image"
         detections = detector.detect(image, threshold=threshold)
         source = "whole_image" if detector.is_fallback else "detector"
         scores = [None if detector.is_fallback else float(s) for s in detections.scores]

@@ -14,6 +14,8 @@ try:  # the `spaces` package is preinstalled on Hugging Face Spaces
     import spaces as _spaces
 except ImportError:  # pragma: no cover - depends on the environment
     _spaces = None
+if _spaces is not None and not callable(getattr(_spaces, "GPU", None)):
+    _spaces = None  # some other `spaces` on the path (e.g. this repository's spaces/ folder as a namespace)
 
 
 def gpu(fn: Callable | None = None, *, duration: int = 60) -> Callable:
