@@ -449,29 +449,32 @@ def _slug(model_name: str) -> str:
 # ----------------------------------------------------------------------------------------------------
 # The page
 # ----------------------------------------------------------------------------------------------------
-def _safe_image_class():
+def _explain_bad_uploads(component) -> None:
+    """Make an image input's upload errors clear messages instead of Gradio's generic 'Error'.
+
+    ``gr.Image`` opens uploads with Pillow before our handler runs; a corrupt file would fail there without
+    a word. The instance's ``preprocess`` is wrapped (not subclassed: Gradio writes a ``.pyi`` stub next to
+    the module of every Component subclass) so that the failure is described by :func:`load_image`.
+    """
     import gradio as gr
 
-    class SafeImage(gr.Image):
-        """``gr.Image`` whose upload errors become clear messages instead of a generic 'Error'."""
+    original = component.preprocess
 
-        is_template = True  # render with the stock Image front end
-
-        def preprocess(self, payload):
+    def preprocess(payload):
+        try:
+            return original(payload)
+        except Exception as exc:  # noqa: BLE001 - Pillow raises many types for bad files
+            path = getattr(payload, "path", None)
             try:
-                return super().preprocess(payload)
-            except Exception as exc:  # noqa: BLE001 - Pillow raises many types for bad files
-                path = getattr(payload, "path", None)
-                try:
-                    load_image(path)  # names the file and the problem
-                except DemoInputError as problem:
-                    raise gr.Error(str(problem), title="Cannot process this input") from None
-                raise gr.Error(
-                    f"{Path(str(path)).name}: not an image the demo can read ({type(exc).__name__}).",
-                    title="Cannot process this input",
-                ) from None
+                load_image(path)  # names the file and the problem
+            except DemoInputError as problem:
+                raise gr.Error(str(problem), title="Cannot process this input") from None
+            raise gr.Error(
+                f"{Path(str(path)).name}: not an image the demo can read ({type(exc).__name__}).",
+                title="Cannot process this input",
+            ) from None
 
-    return SafeImage
+    component.preprocess = preprocess
 
 
 def build_demo(
@@ -498,7 +501,6 @@ def build_demo(
     except Exception:
         logger.exception("could not draw the example gallery")
         examples = []
-    SafeImage = _safe_image_class()
 
     predict = _user_errors(app.predict)
     predict_clip = _user_errors(app.predict_video)
@@ -513,12 +515,13 @@ def build_demo(
             with gr.Tab("Image", id="image"):
                 with gr.Row():
                     with gr.Column(scale=1):
-                        image_in = SafeImage(
+                        image_in = gr.Image(
                             type="filepath",
                             sources=["upload", "webcam", "clipboard"],
                             label="Photo",
                             elem_id="image-input",
                         )
+                        _explain_bad_uploads(image_in)
                         model_in = gr.Radio(
                             list(MODEL_CHOICES), value=CHOICE_BOTH, label="Model", elem_id="model-choice"
                         )

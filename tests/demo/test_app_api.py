@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import struct
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -31,7 +32,7 @@ def example(tmp_path_factory):
 
 
 def _glb_json(path) -> dict:
-    data = open(path, "rb").read()
+    data = Path(path).read_bytes()
     (json_len,) = struct.unpack_from("<I", data, 12)
     return json.loads(data[20 : 20 + json_len])
 
@@ -56,7 +57,7 @@ def test_predict_both_models_with_typed_boxes(client, example):
         assert _glb_json(glb)["cameras"][0]["perspective"]["aspectRatio"] == pytest.approx(width / height)
     json_path = next(f for f in files if f.endswith(".json"))
     npz_path = next(f for f in files if f.endswith(".npz"))
-    doc = json.loads(open(json_path).read())
+    doc = json.loads(Path(json_path).read_text())
     frame = doc["frames"][0]
     assert frame["image_size"] == [height, width] and frame["box_source"] == "user"
     for name in ("HardMo-4DHumans", "HardMo-HMR"):
@@ -97,7 +98,7 @@ def test_awkward_uploads_get_clear_answers(client, bad_inputs, case):
             client.predict(handle_file(str(path)), "HardMo-HMR", 0.5, "", [], api_name="/predict")
         assert path.name in str(info.value) and "Traceback" not in str(info.value)
         return
-    overlay, _, _, files, notice = client.predict(
+    overlay, _, _, _files, notice = client.predict(
         handle_file(str(path)), "HardMo-HMR", 0.5, "", [], api_name="/predict"
     )
     assert words in notice
@@ -142,7 +143,7 @@ def test_detector_path_without_smpl(detector_server, example):
     )
     assert glb_4d is None and glb_hmr is None  # no SMPL: no meshes
     assert "No SMPL body model" in notice
-    doc = json.loads(open(next(f for f in files if f.endswith(".json"))).read())
+    doc = json.loads(Path(next(f for f in files if f.endswith(".json"))).read_text())
     frame = doc["frames"][0]
     assert frame["box_source"] == "detector"
     people = frame["models"]["HardMo-HMR"]["people"]
