@@ -28,7 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 from .config import DemoConfig
 from .engine import DemoEngine, ModelUnavailableError
@@ -48,6 +48,7 @@ OVERLAY_CHOICES = (OVERLAY_KEYPOINTS, OVERLAY_BOXES)
 DEFAULT_THRESHOLD = 0.5
 OUTPUT_MAX_AGE_S = 3600  # per-request output folders older than this are removed
 MESH_OPACITY = 0.85
+MODEL3D_BACKGROUND = (0.16, 0.17, 0.2, 1.0)  # RGBA: the light person colours read best on dark grey
 
 TITLE = "HardMo: human mesh recovery for dance and martial arts"
 DESCRIPTION = """
@@ -213,10 +214,11 @@ class DemoApp:
             "RGB", (len(panels) * width + (len(panels) - 1) * gap, height + band), (255, 255, 255)
         )
         draw = ImageDraw.Draw(canvas)
+        font = ImageFont.load_default(size=max(10, int(band * 0.7)))
         for k, (name, panel) in enumerate(panels.items()):
             x = k * (width + gap)
             canvas.paste(Image.fromarray(panel), (x, band))
-            draw.text((x + 4, max(0, (band - 11) // 2)), name, fill=(20, 20, 20))
+            draw.text((x + band // 4, band // 2), name, fill=(20, 20, 20), font=font, anchor="lm")
         return np.asarray(canvas)
 
     def _notice(self, frames: list[FrameResult], notes: list[str], model_names: list[str]) -> str:
@@ -517,6 +519,7 @@ def build_demo(
                     with gr.Column(scale=1):
                         image_in = gr.Image(
                             type="filepath",
+                            image_mode=None,  # the file as uploaded: load_image orients and converts it
                             sources=["upload", "webcam", "clipboard"],
                             label="Photo",
                             elem_id="image-input",
@@ -566,8 +569,14 @@ def build_demo(
                         )
                         notice_out = gr.Markdown(elem_id="notice")
                         with gr.Row():
-                            glb_4d_out = gr.Model3D(label=f"3D: {MODEL_4DHUMANS}", elem_id="glb-4dhumans")
-                            glb_hmr_out = gr.Model3D(label=f"3D: {MODEL_HMR}", elem_id="glb-hmr")
+                            glb_4d_out = gr.Model3D(
+                                label=f"3D: {MODEL_4DHUMANS}",
+                                elem_id="glb-4dhumans",
+                                clear_color=MODEL3D_BACKGROUND,
+                            )
+                            glb_hmr_out = gr.Model3D(
+                                label=f"3D: {MODEL_HMR}", elem_id="glb-hmr", clear_color=MODEL3D_BACKGROUND
+                            )
                         files_out = gr.File(
                             label="SMPL parameters (JSON, NPZ)", file_count="multiple", elem_id="files"
                         )
