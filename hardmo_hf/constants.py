@@ -95,3 +95,109 @@ CITATION = """@inproceedings{liao2024hardmo,
   booktitle = {Proceedings of the IEEE/CVF Conference on Computer Vision and Pattern Recognition (CVPR)},
   year      = {2024}
 }"""
+
+# ----------------------------------------------------------------------------------------------------
+# Implausible-pose rule (the AMASS pose histogram of the authors' code is not distributed)
+# ----------------------------------------------------------------------------------------------------
+# See ``hardmo_hf.data.filters.pose_is_plausible`` and docs/readers.md. Angles are in degrees and refer to
+# the SMPL local axis-angle of each body joint (rest pose = T-pose; x points to the body's left, y up,
+# z forward). The limits are deliberately wide: they flag clearly broken pseudo-labels (a knee bent
+# forwards, a spine twisted half a turn), not unusual dance poses.
+# Largest rotation angle per SMPL body joint 1..23 (index 0 of this tuple is joint 1, "left_hip").
+SMPL_BODY_JOINT_MAX_ROTATION_DEG = (
+    175.0, 175.0, 90.0,  # left_hip, right_hip, spine1
+    170.0, 170.0, 75.0,  # left_knee, right_knee, spine2
+    90.0, 90.0, 75.0,  # left_ankle, right_ankle, spine3
+    75.0, 75.0, 90.0,  # left_foot, right_foot, neck
+    75.0, 75.0, 90.0,  # left_collar, right_collar, head
+    180.0, 180.0, 170.0,  # left_shoulder, right_shoulder (ball joints: unlimited), left_elbow
+    170.0, 120.0, 120.0,  # right_elbow, left_wrist, right_wrist
+    90.0, 90.0,  # left_hand, right_hand
+)
+# Hinge joints: SMPL joint -> (hinge axis 0/1/2 = x/y/z, sign of flexion about it, min flexion, max flexion,
+# axes whose rotation-vector component is limited, limit of that component's norm). Knees flex about +x;
+# the left elbow about -y and the right elbow about +y (the conventions of the SMPLify angle prior).
+# Elbows may twist about the forearm (x) freely; their sideways (z) bend is limited.
+SMPL_HINGE_JOINT_LIMITS = {
+    4: (0, 1.0, -25.0, 165.0, (1, 2), 60.0),  # left_knee
+    5: (0, 1.0, -25.0, 165.0, (1, 2), 60.0),  # right_knee
+    18: (1, -1.0, -25.0, 165.0, (2,), 60.0),  # left_elbow
+    19: (1, 1.0, -25.0, 165.0, (2,), 60.0),  # right_elbow
+}
+
+# ----------------------------------------------------------------------------------------------------
+# MMHuman3D HumanData (190-point ``human_data`` keypoint convention)
+# ----------------------------------------------------------------------------------------------------
+# Names of the 190 points, in index order (MMHuman3D ``keypoints_mapping/human_data.py``).
+HUMANDATA_KEYPOINT_NAMES = (
+    "pelvis", "left_hip", "right_hip", "spine_1", "left_knee", "right_knee", "spine_2", "left_ankle",
+    "right_ankle", "spine_3", "left_foot", "right_foot", "neck", "left_collar", "right_collar", "head",
+    "left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist", "jaw",
+    "left_eyeball", "right_eyeball", "left_index_1", "left_index_2", "left_index_3", "left_middle_1",
+    "left_middle_2", "left_middle_3", "left_pinky_1", "left_pinky_2", "left_pinky_3", "left_ring_1",
+    "left_ring_2", "left_ring_3", "left_thumb_1", "left_thumb_2", "left_thumb_3", "right_index_1",
+    "right_index_2", "right_index_3", "right_middle_1", "right_middle_2", "right_middle_3",
+    "right_pinky_1", "right_pinky_2", "right_pinky_3", "right_ring_1", "right_ring_2", "right_ring_3",
+    "right_thumb_1", "right_thumb_2", "right_thumb_3", "nose", "right_eye", "left_eye", "right_ear",
+    "left_ear", "left_bigtoe", "left_smalltoe", "left_heel", "right_bigtoe", "right_smalltoe",
+    "right_heel", "left_thumb", "left_index", "left_middle", "left_ring", "left_pinky", "right_thumb",
+    "right_index", "right_middle", "right_ring", "right_pinky", "right_eyebrow_1", "right_eyebrow_2",
+    "right_eyebrow_3", "right_eyebrow_4", "right_eyebrow_5", "left_eyebrow_5", "left_eyebrow_4",
+    "left_eyebrow_3", "left_eyebrow_2", "left_eyebrow_1", "nosebridge_1", "nosebridge_2", "nosebridge_3",
+    "nosebridge_4", "right_nose_2", "right_nose_1", "nose_middle", "left_nose_1", "left_nose_2",
+    "right_eye_1", "right_eye_2", "right_eye_3", "right_eye_4", "right_eye_5", "right_eye_6",
+    "left_eye_4", "left_eye_3", "left_eye_2", "left_eye_1", "left_eye_6", "left_eye_5", "right_mouth_1",
+    "right_mouth_2", "right_mouth_3", "mouth_top", "left_mouth_3", "left_mouth_2", "left_mouth_1",
+    "left_mouth_5", "left_mouth_4", "mouth_bottom", "right_mouth_4", "right_mouth_5", "right_lip_1",
+    "right_lip_2", "lip_top", "left_lip_2", "left_lip_1", "left_lip_3", "lip_bottom", "right_lip_3",
+    "right_contour_1", "right_contour_2", "right_contour_3", "right_contour_4", "right_contour_5",
+    "right_contour_6", "right_contour_7", "right_contour_8", "contour_middle", "left_contour_8",
+    "left_contour_7", "left_contour_6", "left_contour_5", "left_contour_4", "left_contour_3",
+    "left_contour_2", "left_contour_1", "right_hip_extra", "left_hip_extra", "neck_extra", "headtop",
+    "pelvis_extra", "thorax_extra", "spine_extra", "jaw_extra", "head_extra", "nose_openpose",
+    "neck_openpose", "right_shoulder_openpose", "right_elbow_openpose", "right_wrist_openpose",
+    "left_shoulder_openpose", "left_elbow_openpose", "left_wrist_openpose", "pelvis_openpose",
+    "right_hip_openpose", "right_knee_openpose", "right_ankle_openpose", "left_hip_openpose",
+    "left_knee_openpose", "left_ankle_openpose", "right_eye_openpose", "left_eye_openpose",
+    "right_ear_openpose", "left_ear_openpose", "left_bigtoe_openpose", "left_smalltoe_openpose",
+    "left_heel_openpose", "right_bigtoe_openpose", "right_smalltoe_openpose", "right_heel_openpose",
+    "spine_4_3dhp", "left_clavicle_3dhp", "right_clavicle_3dhp", "left_hand_3dhp", "right_hand_3dhp",
+    "left_toe_3dhp", "right_toe_3dhp", "head_h36m", "headtop_h36m", "head_bottom_pt", "left_hand",
+    "right_hand",
+)
+NUM_HUMANDATA_KEYPOINTS = 190
+HUMANDATA_INDEX = {name: index for index, name in enumerate(HUMANDATA_KEYPOINT_NAMES)}
+
+# The HumanData point for each row of the label-44 layout: OpenPose BODY_25 (the ``*_openpose`` points),
+# then the J19 joints (MMHuman3D's SMPL-49 convention, whose first 44 points are exactly this layout).
+HUMANDATA_LABEL44_NAMES = (
+    "nose_openpose", "neck_openpose", "right_shoulder_openpose", "right_elbow_openpose",
+    "right_wrist_openpose", "left_shoulder_openpose", "left_elbow_openpose", "left_wrist_openpose",
+    "pelvis_openpose", "right_hip_openpose", "right_knee_openpose", "right_ankle_openpose",
+    "left_hip_openpose", "left_knee_openpose", "left_ankle_openpose", "right_eye_openpose",
+    "left_eye_openpose", "right_ear_openpose", "left_ear_openpose", "left_bigtoe_openpose",
+    "left_smalltoe_openpose", "left_heel_openpose", "right_bigtoe_openpose", "right_smalltoe_openpose",
+    "right_heel_openpose",
+    "right_ankle", "right_knee", "right_hip_extra", "left_hip_extra", "left_knee", "left_ankle",
+    "right_wrist", "right_elbow", "right_shoulder", "left_shoulder", "left_elbow", "left_wrist",
+    "neck_extra", "headtop", "pelvis_extra", "thorax_extra", "spine_extra", "jaw_extra", "head_extra",
+)
+
+
+def _humandata_wholebody133_names():
+    """The HumanData point for each COCO-WholeBody point (MMHuman3D's ``coco_wholebody`` names).
+
+    The hand root of COCO-WholeBody has no HumanData point of its own; the body wrist stands in for it.
+    """
+    face = HUMANDATA_KEYPOINT_NAMES[127:144] + HUMANDATA_KEYPOINT_NAMES[76:127]  # contour, then brows..lips
+    hands = []
+    for side in ("left", "right"):
+        hands.append(f"{side}_wrist")
+        for finger in ("thumb", "index", "middle", "ring", "pinky"):
+            hands += [f"{side}_{finger}_1", f"{side}_{finger}_2", f"{side}_{finger}_3", f"{side}_{finger}"]
+    feet = tuple(name.replace("_big_toe", "_bigtoe").replace("_small_toe", "_smalltoe")
+                 for name in WHOLEBODY_FOOT_NAMES)
+    return COCO17_NAMES + feet + face + tuple(hands)
+
+
+HUMANDATA_WHOLEBODY133_NAMES = _humandata_wholebody133_names()

@@ -57,6 +57,9 @@ class PersonRecord:
     # Hard-case membership
     is_foot: bool = False
     is_hand: bool = False
+    # Which label this record carries: "normal" (the raw pseudo-label), "foot" or "hand" (the optimized
+    # label of that subset, with the raw one in raw_*). A Foot sample yields a "normal" and a "foot" record.
+    subset: str = "normal"
     # Provenance
     source: str = ""  # file (or file::member) the record came from, for error messages and rejects
     source_format: str = ""  # label_tree | webdataset | npz | humandata

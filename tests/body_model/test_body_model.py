@@ -50,7 +50,7 @@ def test_bending_the_left_knee_moves_only_the_left_toes(body_model):
     moved = (bent.joints45 - rest.joints45).norm(dim=-1)[0]
     left_toes, right_toes = [29, 30, 31], [32, 33, 34]
     assert moved[left_toes].min() > 0.1
-    assert moved[right_toes].max() < 1e-6
+    assert moved[right_toes].max() < 2e-3  # only the (small) pose blend shapes reach the other leg
 
 
 def test_no_smpl_data_in_state_dict(body_model):

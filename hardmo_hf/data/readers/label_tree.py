@@ -1,0 +1,415 @@
+"""Reader of the authors' label tree / the annotation pipeline's output (``docs/pipeline_output_format.md``).
+
+Layout (``PIPELINE_OUTPUT``)::
+
+    normal/<category>/<clip_id>/<frame>.jpeg|jpg|png        the frames
+    normal/<category>/<clip_id>/<frame>_<person>.pyd        raw pseudo-label of one person (a dict, or [dict])
+    foot/<category>/<clip_id>/<frame>_<person>.pyd          optimized label of a HardMo-Foot sample
+    hand/<category>/<clip_id>/<frame>_<person>.pyd          optimized label of a HardMo-Hand sample
+    subjects.json | subjects.csv                            optional clip -> subject map
+
+A bare authors' tree (``<category>/<clip_id>/...`` directly under the root, no ``normal/``) is read as the
+``normal`` tree; its Foot / Hand trees are then passed with ``foot_root`` / ``hand_root``.
+
+Work units are ``"<subset>/<category>/<clip_id>"`` (one clip of one subset). A ``normal`` unit yields one
+record per raw label (``subset="normal"``; ``is_foot`` / ``is_hand`` tell whether the sample also has an
+optimized label). A ``foot`` / ``hand`` unit yields one record per optimized label (``subset="foot"|"hand"``)
+with the raw label of the same sample in ``raw_*`` and the image of the ``normal`` tree. Every label file and
+every image without a label ends as a record or a :class:`~hardmo_hf.data.record.Reject`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from ...constants import SUBSETS
+from ...safe_pickle import PickleLoadError, UnsafePickleError, load_pickle
+from ..record import PersonRecord, Reject
+from ._common import (
+    IMAGE_CHECKS,
+    IMAGE_EXTENSIONS,
+    ImageInfo,
+    RecordError,
+    cached_subject_map,
+    check_option,
+    parse_person_label,
+    probe_image,
+    record_from_label,
+    subject_for,
+)
+
+FORMAT = "label_tree"
+SUBJECT_MAP_NAMES = ("subjects.json", "subjects.csv")
+LABEL_SUFFIX = ".pyd"
+_LABEL_NAME = re.compile(r"^(?P<frame>\d+)_(?P<person>\d+)\.pyd$")
+_IMAGE_NAME = re.compile(r"^(?P<frame>\d+)$")
+_SMPL_POSE_KEYS = ("body_pose", "global_orient", "has_body_pose")
+_SMPL_BETA_KEYS = ("betas", "has_betas")
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["FORMAT", "OPTIONS", "LabelTreeLayout", "list_units", "read_unit", "resolve_layout"]
+
+
+@dataclass(frozen=True)
+class LabelTreeLayout:
+    """Where the trees of one pipeline output are (``None``: that subset has no tree)."""
+
+    root: Path
+    normal: Path
+    foot: Path | None
+    hand: Path | None
+    subject_map: Path | None
+
+    def tree(self, subset: str) -> Path | None:
+        return {"normal": self.normal, "foot": self.foot, "hand": self.hand}[subset]
+
+
+def resolve_layout(root, foot_root=None, hand_root=None, subject_map=None) -> LabelTreeLayout:
+    """Find the normal / foot / hand trees and the subject map of ``root`` (see the module docstring)."""
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"label tree {root} is not a directory")
+    pipeline_layout = (root / "normal").is_dir()
+    normal = root / "normal" if pipeline_layout else root
+
+    def _tree(option, name):
+        if option is not None:
+            path = Path(option)
+            if not path.is_dir():
+                raise FileNotFoundError(f"{name} label tree {path} is not a directory")
+            return path
+        if pipeline_layout and (root / name).is_dir():
+            return root / name
+        return None
+
+    if subject_map is None:
+        found = [root / name for name in SUBJECT_MAP_NAMES if (root / name).is_file()]
+        if len(found) > 1:
+            raise ValueError(f"{root} has both {SUBJECT_MAP_NAMES[0]} and {SUBJECT_MAP_NAMES[1]}: keep one")
+        subject_map = found[0] if found else None
+    elif not isinstance(subject_map, (str, os.PathLike)):
+        raise TypeError("subject_map must be a path to a .json or .csv file")
+    return LabelTreeLayout(root, normal, _tree(foot_root, "foot"), _tree(hand_root, "hand"),
+                           Path(subject_map) if subject_map is not None else None)
+
+
+@dataclass(frozen=True)
+class _Options:
+    subsets: tuple[str, ...] = SUBSETS
+    foot_root: str | None = None
+    hand_root: str | None = None
+    subject_map: str | None = None
+    image_check: str = "decode"
+    strict_keys: bool = True
+
+    def __post_init__(self):
+        for subset in self.subsets:
+            check_option("subset", subset, SUBSETS)
+        check_option("image_check", self.image_check, IMAGE_CHECKS)
+
+
+OPTIONS = tuple(f.name for f in dataclasses.fields(_Options))  # the keyword options of both calls
+
+
+def _options(options: dict) -> _Options:
+    subsets = options.get("subsets", SUBSETS)
+    options = {**options, "subsets": (subsets,) if isinstance(subsets, str) else tuple(subsets)}
+    try:
+        return _Options(**options)
+    except TypeError as exc:
+        raise TypeError(f"label_tree reader: {exc} (options: subsets, foot_root, hand_root, subject_map, "
+                        "image_check, strict_keys)") from None
+
+
+def list_units(root, **options) -> list[str]:
+    """Sorted work units ``"<subset>/<category>/<clip_id>"`` of the label tree at ``root``."""
+    opts = _options(options)
+    layout = resolve_layout(root, opts.foot_root, opts.hand_root, opts.subject_map)
+    units = []
+    for subset in opts.subsets:
+        tree = layout.tree(subset)
+        if tree is None:
+            continue
+        for category in _subdirs(tree):
+            for clip in _subdirs(tree / category):
+                units.append(f"{subset}/{category}/{clip}")
+    return sorted(units)
+
+
+def _subdirs(path: Path) -> list[str]:
+    names = []
+    with os.scandir(path) as entries:
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            if entry.is_dir():
+                names.append(entry.name)
+            else:
+                logger.debug("ignoring %s (records live in <category>/<clip_id>/ folders)", entry.path)
+    return sorted(names)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Reading one unit
+# ----------------------------------------------------------------------------------------------------
+@dataclass
+class _Clip:
+    """The files of one clip folder, classified."""
+
+    labels: dict[tuple[int, int], list[str]]  # (frame, person) -> label file names, sorted
+    images: dict[str, list[str]]  # frame stem -> image file names, by extension preference
+    rejects: list[tuple[tuple, Reject]]  # (sort key, reject) for files that are not records
+
+
+def _scan_clip(directory: Path, rel: str, allow_images: bool) -> _Clip:
+    labels: dict[tuple[int, int], list[str]] = {}
+    images: dict[str, list[str]] = {}
+    rejects: list[tuple[tuple, Reject]] = []
+    if not directory.is_dir():
+        return _Clip(labels, images, rejects)
+    with os.scandir(directory) as entries:
+        names = sorted((entry.name, entry.is_dir()) for entry in entries if not entry.name.startswith("."))
+    for name, is_dir in names:
+        source = f"{rel}/{name}"
+        stem, suffix = os.path.splitext(name)
+        suffix = suffix.lower()
+        if is_dir:
+            rejects.append(((-1, -1, 0, name), Reject(source, "unexpected_file", "a folder inside a clip folder")))
+        elif suffix == LABEL_SUFFIX:
+            match = _LABEL_NAME.match(name)
+            if match is None:
+                rejects.append(((-1, -1, 0, name), Reject(source, "bad_file_name",
+                                                       "label names are <frame>_<person>.pyd (digits)")))
+                continue
+            key = (int(match["frame"]), int(match["person"]))
+            labels.setdefault(key, []).append(name)
+        elif suffix in IMAGE_EXTENSIONS and allow_images:
+            if _IMAGE_NAME.match(stem) is None:
+                rejects.append(((-1, -1, 0, name), Reject(source, "bad_file_name",
+                                                       "image names are <frame>.jpeg|jpg|png (digits)")))
+                continue
+            images.setdefault(stem, []).append(name)
+        else:
+            what = "an image in an optimized-label tree (images live in normal/)" if suffix in IMAGE_EXTENSIONS \
+                else "not an image or a .pyd label"
+            rejects.append(((-1, -1, 0, name), Reject(source, "unexpected_file", what)))
+    for names in labels.values():
+        names.sort(key=lambda n: (-len(n), n))  # the zero-padded name first
+    for stem, files in images.items():
+        files.sort(key=lambda n: IMAGE_EXTENSIONS.index(os.path.splitext(n)[1].lower()))
+        for extra in files[1:]:
+            rejects.append(((int(stem), -1, 0, extra), Reject(
+                f"{rel}/{extra}", "duplicate_image", f"frame {stem} also has {files[0]}, which is used")))
+    return _Clip(labels, images, rejects)
+
+
+class _ImageCache:
+    """Reads and checks the image of one frame at a time (records come in frame order)."""
+
+    def __init__(self, directory: Path, rel: str, check: str):
+        self.directory, self.rel, self.check = directory, rel, check
+        self._key: str | None = None
+        self._value: tuple[bytes, ImageInfo] | RecordError | None = None
+
+    def get(self, name: str) -> tuple[bytes, ImageInfo]:
+        if name != self._key:
+            self._key = name
+            try:
+                with open(os.path.join(self.directory, name), "rb") as handle:
+                    data = handle.read()
+                self._value = (data, probe_image(data, self.check))
+            except RecordError as exc:
+                self._value = exc
+            except OSError as exc:
+                self._value = RecordError("unreadable_image", f"{type(exc).__name__}: {exc}")
+        if isinstance(self._value, RecordError):
+            raise RecordError(self._value.reason, f"{self.rel}/{name}: {self._value.detail}")
+        return self._value
+
+
+def _load_label_dict(path: str, source: str) -> dict:
+    try:
+        value = load_pickle(path, source=source)
+    except UnsafePickleError as exc:
+        raise RecordError("unsafe_pickle", str(exc)) from None
+    except PickleLoadError as exc:
+        raise RecordError("unreadable_label", str(exc)) from None
+    except OSError as exc:
+        raise RecordError("unreadable_label", f"{source}: {exc}") from None
+    if isinstance(value, list):
+        if len(value) != 1:
+            raise RecordError("multiple_labels_in_person_file" if value else "wrong_type",
+                              f"a per-person label file holds a list of {len(value)} entries (1 expected)")
+        value = value[0]
+    if not isinstance(value, dict):
+        raise RecordError("wrong_type", f"label is a {type(value).__name__}, expected a dict")
+    return value
+
+
+def read_unit(root, unit: str, **options) -> Iterator[PersonRecord | Reject]:
+    """Records and rejects of one unit ``"<subset>/<category>/<clip_id>"``, in a stable order.
+
+    Options (the same for :func:`list_units`): ``subsets``, ``foot_root``, ``hand_root``, ``subject_map``
+    (a .json/.csv path; default ``subjects.json|csv`` in ``root``), ``image_check`` (``"decode"`` | ``"header"``),
+    ``strict_keys`` (unknown label keys reject the record; ``False`` ignores them).
+    """
+    opts = _options(options)
+    layout = resolve_layout(root, opts.foot_root, opts.hand_root, opts.subject_map)
+    try:
+        subset, category, clip_id = unit.split("/")
+    except ValueError:
+        raise ValueError(f"label_tree unit must be '<subset>/<category>/<clip_id>', got {unit!r}") from None
+    check_option("subset", subset, SUBSETS)
+    tree = layout.tree(subset)
+    if tree is None:
+        raise FileNotFoundError(f"{layout.root}: no {subset} label tree for unit {unit!r}")
+    if not (tree / category / clip_id).is_dir():
+        raise FileNotFoundError(f"{tree / category / clip_id} does not exist (unit {unit!r})")
+    subjects = cached_subject_map(layout.subject_map)
+    normal_dir = layout.normal / category / clip_id
+    normal_rel = f"normal/{category}/{clip_id}"
+    normal = _scan_clip(normal_dir, normal_rel, allow_images=True)
+    if subset == "normal":
+        yield from _read_normal(layout, category, clip_id, normal, subjects, opts)
+    else:
+        yield from _read_optimized(layout, subset, category, clip_id, normal, subjects, opts)
+
+
+def _members(layout: LabelTreeLayout, subset: str, category: str, clip_id: str) -> set[tuple[int, int]]:
+    tree = layout.tree(subset)
+    if tree is None:
+        return set()
+    directory = tree / category / clip_id
+    if not directory.is_dir():
+        return set()
+    found = set()
+    with os.scandir(directory) as entries:
+        for entry in entries:
+            match = _LABEL_NAME.match(entry.name)
+            if match:
+                found.add((int(match["frame"]), int(match["person"])))
+    return found
+
+
+def _read_normal(layout, category, clip_id, clip: _Clip, subjects, opts) -> Iterator[PersonRecord | Reject]:
+    rel = f"normal/{category}/{clip_id}"
+    directory = layout.normal / category / clip_id
+    foot = _members(layout, "foot", category, clip_id)
+    hand = _members(layout, "hand", category, clip_id)
+    images = _ImageCache(directory, rel, opts.image_check)
+    labelled_stems = {os.path.splitext(name)[0].split("_")[0] for names in clip.labels.values() for name in names}
+    items: list[tuple[tuple, object]] = list(clip.rejects)
+    for stem, files in clip.images.items():
+        if stem not in labelled_stems:
+            items.append(((int(stem), -1, 0, files[0]), Reject(f"{rel}/{files[0]}", "missing_label",
+                                                            "an image without any <frame>_<person>.pyd label")))
+    for (frame, person), names in clip.labels.items():
+        for position, name in enumerate(names):
+            items.append(((frame, person, position, name), (frame, person, name, position)))
+    items.sort(key=lambda item: item[0])
+    for _, item in items:
+        if isinstance(item, Reject):
+            yield item
+            continue
+        frame, person, name, position = item
+        source = f"{rel}/{name}"
+        sample_id = f"{category}/{clip_id}/{frame:06d}_{person}"
+        if position > 0:
+            yield Reject(source, "duplicate_sample_id",
+                         f"{clip.labels[(frame, person)][0]} already has sample id {sample_id}", sample_id)
+            continue
+        try:
+            subject = subject_for(category, clip_id, subjects)
+            stem = name.split("_")[0]
+            if stem not in clip.images:
+                raise RecordError("missing_image", f"no {stem}.jpeg|jpg|png beside the label")
+            label = parse_person_label(_load_label_dict(os.path.join(directory, name), source), strict_keys=opts.strict_keys)
+            image_bytes, info = images.get(clip.images[stem][0])
+        except RecordError as exc:
+            yield exc.reject(source, sample_id)
+            continue
+        yield record_from_label(
+            label, category=category, clip_id=clip_id, frame_index=frame, person_id=person, subject_id=subject,
+            image_bytes=image_bytes, image_width=info.width, image_height=info.height, image_format=info.format,
+            is_foot=(frame, person) in foot, is_hand=(frame, person) in hand, subset="normal",
+            source=source, source_format=FORMAT,
+        )
+
+
+def _merge_optimized(raw: dict, optimized: dict) -> dict:
+    """The optimized label over the raw one: SMPL keys of ``optimized`` replace the raw SMPL as a whole."""
+    merged = dict(raw)
+    if any(key in optimized for key in _SMPL_POSE_KEYS):
+        for key in _SMPL_POSE_KEYS:
+            merged.pop(key, None)
+    if any(key in optimized for key in _SMPL_BETA_KEYS):
+        for key in _SMPL_BETA_KEYS:
+            merged.pop(key, None)
+    merged.update(optimized)
+    return merged
+
+
+def _read_optimized(layout, subset, category, clip_id, normal: _Clip, subjects, opts):
+    rel = f"{subset}/{category}/{clip_id}"
+    directory = layout.tree(subset) / category / clip_id
+    normal_dir = layout.normal / category / clip_id
+    normal_rel = f"normal/{category}/{clip_id}"
+    clip = _scan_clip(directory, rel, allow_images=False)
+    members = {"foot": _members(layout, "foot", category, clip_id), "hand": _members(layout, "hand", category, clip_id)}
+    images = _ImageCache(normal_dir, normal_rel, opts.image_check)
+    items: list[tuple[tuple, object]] = list(clip.rejects)
+    for (frame, person), names in clip.labels.items():
+        for position, name in enumerate(names):
+            items.append(((frame, person, position, name), (frame, person, name, position)))
+    items.sort(key=lambda item: item[0])
+    for _, item in items:
+        if isinstance(item, Reject):
+            yield item
+            continue
+        frame, person, name, position = item
+        source = f"{rel}/{name}"
+        sample_id = f"{category}/{clip_id}/{frame:06d}_{person}"
+        if position > 0:
+            yield Reject(source, "duplicate_sample_id",
+                         f"{clip.labels[(frame, person)][0]} already has sample id {sample_id}", sample_id)
+            continue
+        try:
+            subject = subject_for(category, clip_id, subjects)
+            raw_names = normal.labels.get((frame, person))
+            if not raw_names:
+                raise RecordError("missing_raw_label", f"no {normal_rel}/{frame:06d}_{person}.pyd for this "
+                                                       f"optimized {subset} label")
+            raw_name = raw_names[0]
+            try:
+                raw_dict = _load_label_dict(os.path.join(normal_dir, raw_name), f"{normal_rel}/{raw_name}")
+                raw = parse_person_label(raw_dict, strict_keys=opts.strict_keys)
+            except RecordError as exc:
+                raise RecordError("invalid_raw_label", f"{normal_rel}/{raw_name}: {exc}") from None
+            optimized = _load_label_dict(os.path.join(directory, name), source)
+            if not any(key in optimized for key in ("body_pose", "betas")):
+                raise RecordError("missing_key", f"optimized {subset} label has neither body_pose nor betas")
+            label = parse_person_label(_merge_optimized(raw_dict, optimized), strict_keys=opts.strict_keys)
+            stem = raw_name.split("_")[0]
+            if stem not in normal.images:
+                raise RecordError("missing_image", f"no {normal_rel}/{stem}.jpeg|jpg|png for this sample")
+            image_bytes, info = images.get(normal.images[stem][0])
+        except RecordError as exc:
+            yield exc.reject(source, sample_id)
+            continue
+        yield record_from_label(
+            label, category=category, clip_id=clip_id, frame_index=frame, person_id=person, subject_id=subject,
+            image_bytes=image_bytes, image_width=info.width, image_height=info.height, image_format=info.format,
+            raw_global_orient=raw.global_orient if raw.has_body_pose else None,
+            raw_body_pose=raw.body_pose if raw.has_body_pose else None,
+            raw_betas=raw.betas if raw.has_betas else None,
+            is_foot=subset == "foot" or (frame, person) in members["foot"],
+            is_hand=subset == "hand" or (frame, person) in members["hand"],
+            subset=subset, source=source, source_format=FORMAT,
+        )
