@@ -273,6 +273,7 @@ class HardMoHMR2Model(HardMoPreTrainedModel):
         output_hidden_states (`bool`, *optional*): also return the ViT layer outputs.
         """
         return_dict = return_dict if return_dict is not None else self.config.return_dict
+        pixel_values = pixel_values.to(self.dtype)  # e.g. float32 crops into a bfloat16 model
         backbone_out = self.backbone(self._backbone_input(pixel_values), output_hidden_states=output_hidden_states)
         tokens = backbone_out.feature_maps[-1]  # (B, N, C) after the final LayerNorm
         pose_6d, betas, cam = self.head(tokens)
@@ -331,7 +332,7 @@ class HardMoHMRModel(HardMoPreTrainedModel):
         size = self.config.image_size
         if pixel_values.dim() != 4 or tuple(pixel_values.shape[1:]) != (3, size, size):
             raise ValueError(f"pixel_values must be (B, 3, {size}, {size}), got {tuple(pixel_values.shape)}")
-        features = self.backbone(pixel_values)
+        features = self.backbone(pixel_values.to(self.dtype))
         pooled = F.adaptive_avg_pool2d(features, 1).flatten(1)
         pose_6d, betas, cam = self.head(pooled)
         output = self._mesh_output(pose_6d, betas, cam, labels, backbone_features=features, pooled_features=pooled)
@@ -350,13 +351,27 @@ def _field(result, *names, required: bool = True):
 
 
 def _load_j19_regressor(path) -> torch.Tensor:
-    """``SMPL_to_J19.pkl`` (a pickled (19, 6890) array, from the user's own SMPL data) -> tensor."""
+    """``SMPL_to_J19.pkl`` (a pickled (19, 6890) numpy array from the user's SMPL data) -> tensor.
+
+    Read with an unpickler that only rebuilds numpy arrays: any other pickled global is refused.
+    """
     import pickle
 
     import numpy as np
 
+    allowed = {
+        ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
+    }
+
+    class _ArrayUnpickler(pickle.Unpickler):
+        def find_class(self, module, name):
+            if (module, name) in allowed:
+                return super().find_class(module, name)
+            raise pickle.UnpicklingError(f"{path}: refusing to load {module}.{name} (only numpy arrays are read)")
+
     with open(path, "rb") as handle:
-        value = pickle.load(handle, encoding="latin1")
+        value = _ArrayUnpickler(handle, encoding="latin1").load()
     return torch.as_tensor(np.asarray(value), dtype=torch.float32)
 
 

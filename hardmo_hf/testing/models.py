@@ -14,31 +14,33 @@ import torch
 TINY_KINDS = ("hmr2", "hmr", "bedlam")
 
 
-def tiny_config(kind: str):
-    """The config of a tiny model of ``kind`` ("hmr2", "hmr" or "bedlam")."""
+def tiny_config(kind: str, **overrides):
+    """The config of a tiny model of ``kind`` ("hmr2", "hmr" or "bedlam"); ``overrides`` set config fields."""
     from ..models.configuration_hardmo import HardMoHMR2Config, HardMoHMRConfig
 
     if kind == "hmr2":
-        return HardMoHMR2Config(
+        values = dict(
             vit_config={"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2},
             decoder_dim=32, decoder_depth=2, decoder_heads=2, decoder_dim_head=16, decoder_mlp_dim=64,
         )
+        return HardMoHMR2Config(**{**values, **overrides})
     hrnet = dict(
         hrnet_width=8, hrnet_stem_channels=16, hrnet_layer1_blocks=1, hrnet_stage_modules=[1, 1, 1],
         hrnet_stage_blocks=[1, 1, 1], head_hidden_dim=64,
     )
     if kind == "hmr":
-        return HardMoHMRConfig(**hrnet)
+        return HardMoHMRConfig(**{**hrnet, **overrides})
     if kind == "bedlam":
-        return HardMoHMRConfig.bedlam(**hrnet)
+        return HardMoHMRConfig.bedlam(**{**hrnet, **overrides})
     raise ValueError(f"unknown tiny model kind {kind!r}; expected one of {TINY_KINDS}")
 
 
-def make_tiny_model(kind: str, seed: int = 0):
-    """A tiny random model of ``kind`` in eval mode (weights from ``torch.manual_seed(seed)``)."""
+def make_tiny_model(kind: str, seed: int = 0, **overrides):
+    """A tiny random model of ``kind`` in eval mode (weights from ``torch.manual_seed(seed)``); ``overrides``
+    set config fields (e.g. ``image_size=64`` for a faster HMR in training tests)."""
     from ..models.modeling_hardmo import HardMoHMR2Model, HardMoHMRModel
 
-    config = tiny_config(kind)
+    config = tiny_config(kind, **overrides)
     with torch.random.fork_rng():
         torch.manual_seed(seed)
         model = (HardMoHMR2Model if kind == "hmr2" else HardMoHMRModel)(config)
