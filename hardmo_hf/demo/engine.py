@@ -52,7 +52,7 @@ class DemoEngine:
         self._detector_checked = False
         self._smpl_checked = False
         self._smpl_path: Path | None = None
-        self._faces: np.ndarray | None = None
+        self._body_model: torch.nn.Module | None = None
         self.smpl_notice: str | None = None
         self.detector_notice: str | None = None
 
@@ -98,19 +98,20 @@ class DemoEngine:
         return None
 
     @property
-    def faces(self) -> np.ndarray | None:
-        """(13776, 3) SMPL triangles, or None without a body model."""
-        if self._faces is None and self.smpl_path is not None:
-            for name in self.config.model_locations:
-                loaded = self._models.get(name)
-                if isinstance(loaded, LoadedModel) and loaded.model.body_model is not None:
-                    self._faces = np.asarray(loaded.model.body_model.faces, dtype=np.int64)
-                    break
-            else:
+    def body_model(self) -> torch.nn.Module | None:
+        """The SMPL layer shared by all models (loaded once), or None without an SMPL file."""
+        with self._lock:
+            if self._body_model is None and self.smpl_path is not None:
                 from ..models.body_model_hardmo import SMPLBodyModel
 
-                self._faces = SMPLBodyModel(self.smpl_path).faces
-        return self._faces
+                self._body_model = _MeshBodyModel(SMPLBodyModel(self.smpl_path)).eval()
+        return self._body_model
+
+    @property
+    def faces(self) -> np.ndarray | None:
+        """(13776, 3) SMPL triangles, or None without a body model."""
+        body_model = self.body_model
+        return None if body_model is None else body_model.faces
 
     def model(self, name: str) -> LoadedModel:
         """The loaded model ``name``; raises :class:`ModelUnavailableError` with the reason."""
@@ -142,8 +143,8 @@ class DemoEngine:
             logger.error(message)
             return message
         model.eval().to(self._device())
-        if self.smpl_path is not None:
-            model.attach_body_model(self.smpl_path)
+        if self.body_model is not None:
+            model.attach_body_model(self.body_model)
         logger.info("loaded %s from %s in %.1f s", name, location, time.perf_counter() - start)
         return LoadedModel(name, location, model, processor)
 
@@ -247,6 +248,23 @@ class DemoEngine:
             )
             for k, person in enumerate(people)
         ]
+
+
+class _MeshBodyModel(torch.nn.Module):
+    """SMPL for the demo: the mesh and the 45 smplx joints (for the 2D keypoints), nothing else.
+
+    The demo needs no label-44 joints, so no J19 regressor is asked for; one instance serves every model.
+    """
+
+    def __init__(self, smpl: torch.nn.Module):
+        super().__init__()
+        self.smpl = smpl
+        self.faces = np.asarray(smpl.faces, dtype=np.int64)  # (13776, 3)
+
+    def forward(self, global_orient: torch.Tensor, body_pose: torch.Tensor, betas: torch.Tensor) -> dict:
+        """Rotation matrices (B,1,3,3), (B,23,3,3), betas (B,10) -> vertices (B,6890,3), joints45 (B,45,3), m."""
+        out = self.smpl(global_orient=global_orient, body_pose=body_pose, betas=betas)
+        return {"vertices": out.vertices, "joints45": out.joints45}
 
 
 def _np(value) -> np.ndarray:

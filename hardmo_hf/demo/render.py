@@ -1,4 +1,4 @@
-"""CPU mesh renderer for the demo: z-buffered triangle rasterization in torch, no OpenGL.
+"""CPU mesh renderer for the demo: z-buffered triangle rasterization in numpy, no OpenGL.
 
 Coordinate frame (the full-image camera of the models' ``post_process``, OpenCV convention):
 
@@ -10,8 +10,9 @@ Coordinate frame (the full-image camera of the models' ``post_process``, OpenCV 
 
 Rasterization is vectorized per triangle bounding box: every pixel centre of every triangle's bounding box
 becomes one candidate (flattened, no padding), edge functions test them all at once, and a single
-``scatter_reduce(amin)`` over a packed ``(depth, face)`` int64 key resolves visibility between all
-meshes (people occlude each other correctly). Shading is Blinn-Phong with smoothly interpolated vertex
+``np.minimum.at`` (a scatter-min) over a packed ``(depth, face)`` int64 key resolves visibility between
+all meshes (people occlude each other correctly). It is numpy on purpose: single-threaded elementwise work
+does not stall when the CPU is shared (torch's thread pool does), and the renderer needs no torch. Shading is Blinn-Phong with smoothly interpolated vertex
 normals, one directional light plus ambient, two-sided (normals are turned towards the camera, so the
 face winding does not matter). The shaded meshes are blended over the image with a constant opacity.
 """
@@ -23,7 +24,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 from PIL import Image, ImageDraw
 
 from ..constants import WHOLEBODY33_SKELETON
@@ -42,7 +42,7 @@ PERSON_COLORS = (
 
 _NEAR_Z = 1e-2  # m: triangles with a vertex closer than this to the camera plane are dropped
 _MAX_FRAGMENTS_PER_CHUNK = 1 << 21  # candidate pixels per rasterization step (bounds memory to ~150 MB)
-_NO_HIT = torch.iinfo(torch.int64).max
+_NO_HIT = np.iinfo(np.int64).max
 
 
 def person_color(index: int) -> tuple[float, float, float]:
@@ -70,139 +70,158 @@ class Rasterization:
     ``depth``: (H, W) float32, camera-frame z in metres of the visible surface, +inf where empty.
     """
 
-    face_index: torch.Tensor
-    depth: torch.Tensor
+    face_index: np.ndarray
+    depth: np.ndarray
 
 
 def project_points(
-    points: torch.Tensor, focal_length: float, principal_point: tuple[float, float]
-) -> torch.Tensor:
+    points: np.ndarray, focal_length: float, principal_point: tuple[float, float]
+) -> np.ndarray:
     """Camera-frame points (..., 3) in metres -> pixel coordinates (..., 2) (continuous, see module doc)."""
-    z = points[..., 2:3]
-    cx, cy = principal_point
-    offset = points.new_tensor([cx, cy])
-    return focal_length * points[..., :2] / z + offset
+    points = np.asarray(points)
+    return focal_length * points[..., :2] / points[..., 2:3] + np.asarray(principal_point, dtype=points.dtype)
 
 
 def rasterize(
-    vertices: torch.Tensor,
-    faces: torch.Tensor,
+    vertices: np.ndarray,
+    faces: np.ndarray,
     image_size: tuple[int, int],
     focal_length: float,
     principal_point: tuple[float, float] | None = None,
 ) -> Rasterization:
-    """Z-buffer the triangles ``faces`` (F, 3) int64 of camera-frame ``vertices`` (V, 3) m over an image of
+    """Z-buffer the triangles ``faces`` (F, 3) of camera-frame ``vertices`` (V, 3) m over an image of
     ``image_size = (H, W)`` px. Triangles that come closer than 1 cm to the camera plane are skipped."""
     height, width = image_size
     if principal_point is None:
         principal_point = (width / 2.0, height / 2.0)
-    vertices = vertices.to(torch.float32)
-    faces = faces.to(torch.int64)
-    face_index = torch.full((height * width,), _NO_HIT, dtype=torch.int64)
-    if faces.numel() == 0:
-        return _finish(face_index, height, width)
+    vertices = np.asarray(vertices, dtype=np.float32).reshape(-1, 3)
+    faces = np.asarray(faces, dtype=np.int64).reshape(-1, 3)
+    packed = np.full(height * width, _NO_HIT, dtype=np.int64)
+    if faces.size == 0:
+        return _finish(packed, height, width)
 
-    uv = project_points(vertices, focal_length, principal_point)  # (V, 2) px
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        uv = project_points(vertices, focal_length, principal_point).astype(np.float32)  # (V, 2) px
     tri_uv = uv[faces]  # (F, 3, 2)
     tri_z = vertices[:, 2][faces]  # (F, 3)
-    keep = (tri_z > _NEAR_Z).all(dim=1) & torch.isfinite(tri_uv).all(dim=(1, 2))
+    keep = (tri_z > _NEAR_Z).all(axis=1) & np.isfinite(tri_uv).all(axis=(1, 2))
 
     # Pixel-centre bounding boxes: column j is sampled at u = j + 0.5.
-    lo = torch.ceil(tri_uv.amin(dim=1) - 0.5)
-    hi = torch.floor(tri_uv.amax(dim=1) - 0.5)
-    lo[:, 0].clamp_(0, width - 1)
-    lo[:, 1].clamp_(0, height - 1)
-    hi[:, 0].clamp_(-1, width - 1)
-    hi[:, 1].clamp_(-1, height - 1)
-    keep &= (hi >= lo).all(dim=1)
-    (a, b, c) = tri_uv[:, 0], tri_uv[:, 1], tri_uv[:, 2]
+    with np.errstate(invalid="ignore"):
+        lo = np.ceil(tri_uv.min(axis=1) - 0.5)
+        hi = np.floor(tri_uv.max(axis=1) - 0.5)
+    np.clip(lo, 0, [width - 1, height - 1], out=lo)
+    np.clip(hi, -1, [width - 1, height - 1], out=hi)
+    keep &= (hi >= lo).all(axis=1)
+    a, b, c = tri_uv[:, 0], tri_uv[:, 1], tri_uv[:, 2]
     area = (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
-    keep &= area.abs() > 1e-9
-    ids = torch.nonzero(keep).squeeze(1)
-    if ids.numel() == 0:
-        return _finish(face_index, height, width)
+    keep &= np.abs(area) > 1e-9
+    ids = np.nonzero(keep)[0]
+    if ids.size == 0:
+        return _finish(packed, height, width)
 
-    lo, hi = lo[ids].to(torch.int64), hi[ids].to(torch.int64)
-    extent = hi - lo + 1  # (T, 2) columns, rows of each bounding box
-    # Edge-function coefficients relative to each box's corner (small numbers keep float32 exact enough):
-    # barycentric weight k of the pixel centre at box offset (ox, oy) is A_k * ox + B_k * oy + C_k.
-    local = tri_uv[ids] - lo[:, None, :].to(torch.float32) - 0.5  # (T, 3, 2)
-    inv_area = 1.0 / area[ids]
-    coeffs = torch.stack([_edge_coefficients(local, k, inv_area) for k in (0, 1)], dim=1)  # (T, 2, 3)
-    inv_z = 1.0 / tri_z[ids]  # (T, 3)
-    counts = extent[:, 0] * extent[:, 1]
-    fragment_pix, fragment_key = [], []
-    # Process triangles in chunks whose boxes hold at most _MAX_FRAGMENTS_PER_CHUNK pixels together.
-    chunk_of = torch.div(torch.cumsum(counts, 0) - counts, _MAX_FRAGMENTS_PER_CHUNK, rounding_mode="floor")
-    bounds = torch.searchsorted(chunk_of, torch.arange(int(chunk_of[-1]) + 2)).tolist()
-    for begin, stop in itertools.pairwise(bounds):
+    lo, hi = lo[ids].astype(np.int64), hi[ids].astype(np.int64)
+    # Work relative to each box's corner (small numbers keep float32 exact enough).
+    local = tri_uv[ids] - lo[:, None, :].astype(np.float32)  # (T, 3, 2)
+    # 1/z is linear in screen space: 1/z(x, y) = A x + B y + C over each triangle (local coordinates).
+    inv_area = (1.0 / area[ids]).astype(np.float32)
+    inv_z = (1.0 / tri_z[ids]).astype(np.float32)  # (T, 3)
+    plane = sum(_edge_coefficients(local, k, inv_area) * inv_z[:, k : k + 1] for k in range(3))  # (T, 3)
+
+    # Scanlines: one entry per (triangle, pixel row) of its box, with the exact covered column span.
+    rows_per_tri = hi[:, 1] - lo[:, 1] + 1
+    line_tri = np.repeat(np.arange(ids.size), rows_per_tri)
+    line_row = np.arange(line_tri.size) - np.repeat(np.cumsum(rows_per_tri) - rows_per_tri, rows_per_tri)
+    y = line_row.astype(np.float32) + 0.5  # pixel-centre height, local to the box
+    x_min = np.full(line_tri.size, np.inf, dtype=np.float32)
+    x_max = np.full(line_tri.size, -np.inf, dtype=np.float32)
+    for k in range(3):  # intersect the row with each edge that spans it
+        p, q = local[line_tri, k], local[line_tri, (k + 1) % 3]
+        dy = q[:, 1] - p[:, 1]
+        spans = (np.minimum(p[:, 1], q[:, 1]) <= y) & (y <= np.maximum(p[:, 1], q[:, 1])) & (dy != 0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            x = p[:, 0] + (y - p[:, 1]) * (q[:, 0] - p[:, 0]) / dy
+        np.minimum(x_min, np.where(spans, x, np.inf), out=x_min)
+        np.maximum(x_max, np.where(spans, x, -np.inf), out=x_max)
+    line_lo = lo[line_tri, 0]
+    hit = x_min <= x_max  # rounding can leave a box-edge row without a spanning edge
+    x_min, x_max = np.where(hit, x_min, 1.0), np.where(hit, x_max, 0.0)
+    first = np.maximum(np.ceil(x_min - 0.5), -line_lo).astype(np.int64)  # columns relative to the box corner
+    last = np.minimum(np.floor(x_max - 0.5), width - 1 - line_lo).astype(np.int64)
+    counts = np.clip(last - first + 1, 0, None)
+    keep_lines = counts > 0
+    line_tri, line_row, first, counts = (
+        line_tri[keep_lines],
+        line_row[keep_lines],
+        first[keep_lines],
+        counts[keep_lines],
+    )
+    if counts.size == 0:
+        return _finish(packed, height, width)
+
+    # Fragments, in chunks of at most _MAX_FRAGMENTS_PER_CHUNK, z-buffered with one scatter-min each.
+    starts = np.cumsum(counts) - counts
+    bounds = np.searchsorted(
+        starts // _MAX_FRAGMENTS_PER_CHUNK, np.arange(int(starts[-1] // _MAX_FRAGMENTS_PER_CHUNK) + 2)
+    )
+    for begin, stop in itertools.pairwise(bounds.tolist()):
         if stop <= begin:
             continue
         n = counts[begin:stop]
-        tri = torch.repeat_interleave(torch.arange(begin, stop), n)  # (K,) triangle of each candidate
-        offset = torch.arange(int(n.sum())) - torch.repeat_interleave(torch.cumsum(n, 0) - n, n)
-        box_w = extent[tri, 0]
-        ox, oy = offset % box_w, torch.div(offset, box_w, rounding_mode="floor")
-        c = coeffs[tri]  # (K, 2, 3)
-        oxf, oyf = ox.to(torch.float32), oy.to(torch.float32)
-        w0 = c[:, 0, 0] * oxf + c[:, 0, 1] * oyf + c[:, 0, 2]
-        w1 = c[:, 1, 0] * oxf + c[:, 1, 1] * oyf + c[:, 1, 2]
-        w2 = 1.0 - w0 - w1
-        inside = (w0 >= 0) & (w1 >= 0) & (w2 >= 0)
-        if not bool(inside.any()):
-            continue
-        sel = torch.nonzero(inside).squeeze(1)
-        tri, w = tri[sel], torch.stack([w0[sel], w1[sel], w2[sel]], dim=1)
-        depth = 1.0 / (w * inv_z[tri]).sum(dim=1)  # perspective-correct z (m)
-        depth_bits = depth.view(torch.int32).to(torch.int64)  # float32 bits are monotonic for z > 0
-        fragment_key.append((depth_bits << 32) | ids[tri])
-        fragment_pix.append((lo[tri, 1] + oy[sel]) * width + lo[tri, 0] + ox[sel])
-    if fragment_pix:
-        face_index.scatter_reduce_(0, torch.cat(fragment_pix), torch.cat(fragment_key), reduce="amin")
-    return _finish(face_index, height, width)
+        line = np.repeat(np.arange(begin, stop), n)
+        col = np.arange(int(n.sum())) - np.repeat(starts[begin:stop] - starts[begin], n) + first[line]
+        tri, row = line_tri[line], line_row[line]
+        coef = plane[tri]
+        depth = (
+            1.0
+            / (
+                coef[:, 0] * (col.astype(np.float32) + 0.5)
+                + coef[:, 1] * (row.astype(np.float32) + 0.5)
+                + coef[:, 2]
+            )
+        ).astype(np.float32)
+        key = (depth.view(np.int32).astype(np.int64) << 32) | ids[tri]  # float32 bits are monotonic for z > 0
+        pix = (lo[tri, 1] + row) * width + lo[tri, 0] + col
+        np.minimum.at(packed, pix, key)
+    return _finish(packed, height, width)
 
 
-def _edge_coefficients(tri_uv: torch.Tensor, k: int, inv_area: torch.Tensor) -> torch.Tensor:
+def _edge_coefficients(tri_uv: np.ndarray, k: int, inv_area: np.ndarray) -> np.ndarray:
     """(T, 3) coefficients (A, B, C) with barycentric weight of vertex ``k`` = A * x + B * y + C."""
     b, c = tri_uv[:, (k + 1) % 3], tri_uv[:, (k + 2) % 3]
     a_coef = (b[:, 1] - c[:, 1]) * inv_area
     b_coef = (c[:, 0] - b[:, 0]) * inv_area
     c_coef = (b[:, 0] * c[:, 1] - b[:, 1] * c[:, 0]) * inv_area
-    return torch.stack([a_coef, b_coef, c_coef], dim=1)
+    return np.stack([a_coef, b_coef, c_coef], axis=1)
 
 
-def _barycentric(
-    tri_uv: torch.Tensor, inv_area: torch.Tensor, x: torch.Tensor, y: torch.Tensor
-) -> torch.Tensor:
-    """Screen-space barycentric weights (T, G, 3) of points (x, y) (T, G) in triangles (T, 3, 2)."""
-    a, b, c = tri_uv[:, 0, :, None], tri_uv[:, 1, :, None], tri_uv[:, 2, :, None]  # (T, 2, 1)
-    w0 = ((b[:, 0] - x) * (c[:, 1] - y) - (b[:, 1] - y) * (c[:, 0] - x)) * inv_area[:, None]
-    w1 = ((c[:, 0] - x) * (a[:, 1] - y) - (c[:, 1] - y) * (a[:, 0] - x)) * inv_area[:, None]
-    return torch.stack([w0, w1, 1.0 - w0 - w1], dim=-1)
-
-
-def _finish(packed: torch.Tensor, height: int, width: int) -> Rasterization:
+def _finish(packed: np.ndarray, height: int, width: int) -> Rasterization:
     hit = packed != _NO_HIT
-    face_index = torch.where(hit, packed & 0xFFFFFFFF, torch.full_like(packed, -1))
-    depth = torch.full((height * width,), float("inf"), dtype=torch.float32)
-    depth[hit] = (packed[hit] >> 32).to(torch.int32).view(torch.float32)
-    return Rasterization(face_index.view(height, width), depth.view(height, width))
+    face_index = np.where(hit, packed & 0xFFFFFFFF, -1)
+    depth = np.full(height * width, np.inf, dtype=np.float32)
+    depth[hit] = (packed[hit] >> 32).astype(np.int32).view(np.float32)
+    return Rasterization(face_index.reshape(height, width), depth.reshape(height, width))
 
 
-def vertex_normals(vertices: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
+def _normalize(vectors: np.ndarray) -> np.ndarray:
+    length = np.linalg.norm(vectors, axis=-1, keepdims=True)
+    return vectors / np.maximum(length, 1e-12)
+
+
+def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
     """Area-weighted unit vertex normals (V, 3) of a triangle mesh (orientation follows the winding)."""
     tri = vertices[faces]  # (F, 3, 3)
-    face_normal = torch.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0], dim=1)
-    normals = torch.zeros_like(vertices)
+    face_normal = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+    normals = np.zeros_like(vertices)
     for corner in range(3):
-        normals.index_add_(0, faces[:, corner], face_normal)
-    return torch.nn.functional.normalize(normals, dim=1, eps=1e-12)
+        np.add.at(normals, faces[:, corner], face_normal)
+    return _normalize(normals)
 
 
 def render_meshes(
     image: np.ndarray,
-    meshes: Sequence[np.ndarray | torch.Tensor],
-    faces: np.ndarray | torch.Tensor,
+    meshes: Sequence[np.ndarray],
+    faces: np.ndarray,
     focal_length: float,
     principal_point: tuple[float, float] | None = None,
     colors: Sequence[tuple[float, float, float]] | None = None,
@@ -222,59 +241,57 @@ def render_meshes(
     Returns:
         (H, W, 3) uint8 RGB, a new array.
     """
-    image = np.ascontiguousarray(image[..., :3], dtype=np.uint8)
+    out = np.array(image[..., :3], dtype=np.uint8, copy=True, order="C")
     if len(meshes) == 0:
-        return image.copy()
-    height, width = image.shape[:2]
+        return out
+    height, width = out.shape[:2]
+    if principal_point is None:
+        principal_point = (width / 2.0, height / 2.0)
     lighting = lighting or Lighting()
-    faces_t = torch.as_tensor(np.asarray(faces), dtype=torch.int64)
-    verts = [torch.as_tensor(np.asarray(m), dtype=torch.float32).reshape(-1, 3) for m in meshes]
-    offsets = np.cumsum([0] + [v.shape[0] for v in verts])
-    all_verts = torch.cat(verts)
-    all_faces = torch.cat([faces_t + int(offsets[k]) for k in range(len(verts))])
-    face_mesh = torch.repeat_interleave(torch.arange(len(verts)), faces_t.shape[0])
-    palette = torch.tensor(
-        [colors[k] if colors is not None else person_color(k) for k in range(len(verts))], dtype=torch.float32
+    faces = np.asarray(faces, dtype=np.int64)
+    verts = [np.asarray(m, dtype=np.float32).reshape(-1, 3) for m in meshes]
+    offsets = np.cumsum([0] + [len(v) for v in verts])
+    all_verts = np.concatenate(verts)
+    all_faces = np.concatenate([faces + offsets[k] for k in range(len(verts))])
+    face_mesh = np.repeat(np.arange(len(verts)), len(faces))
+    palette = np.array(
+        [colors[k] if colors is not None else person_color(k) for k in range(len(verts))], dtype=np.float32
     )
 
     raster = rasterize(all_verts, all_faces, (height, width), focal_length, principal_point)
-    covered = raster.face_index >= 0
-    if not bool(covered.any()):
-        return image.copy()
-    rows, cols = torch.nonzero(covered, as_tuple=True)
-    face = raster.face_index[rows, cols]
+    flat = np.flatnonzero(raster.face_index >= 0)  # covered pixels, row-major
+    if flat.size == 0:
+        return out
+    face = raster.face_index.reshape(-1)[flat]
+    rows, cols = np.divmod(flat, width)
 
     # Perspective-correct barycentrics of the visible pixels, to interpolate normals and positions.
-    normals = vertex_normals(all_verts, all_faces)
     corners = all_faces[face]  # (K, 3)
-    if principal_point is None:
-        principal_point = (width / 2.0, height / 2.0)
-    tri_uv = project_points(all_verts, focal_length, principal_point)[corners]  # (K, 3, 2)
+    corner_xyz = all_verts[corners]  # (K, 3, 3)
+    tri_uv = project_points(all_verts, focal_length, principal_point).astype(np.float32)[corners]  # (K, 3, 2)
+    x, y = cols.astype(np.float32) + 0.5, rows.astype(np.float32) + 0.5
     a, b, c = tri_uv[:, 0], tri_uv[:, 1], tri_uv[:, 2]
-    area = (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
-    w = _barycentric(tri_uv, 1.0 / area, cols[:, None].float() + 0.5, rows[:, None].float() + 0.5)[:, 0]
-    w = w.clamp_min(0) / all_verts[corners][..., 2]
-    w = w / w.sum(dim=1, keepdim=True)
-    n = torch.nn.functional.normalize((w[..., None] * normals[corners]).sum(dim=1), dim=1, eps=1e-12)
-    position = (w[..., None] * all_verts[corners]).sum(dim=1)
-    view = torch.nn.functional.normalize(-position, dim=1, eps=1e-12)  # surface -> camera
-    n = torch.where(((n * view).sum(dim=1, keepdim=True) < 0), -n, n)  # two-sided lighting
+    inv_area = 1.0 / ((b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0]))
+    w0 = ((b[:, 0] - x) * (c[:, 1] - y) - (b[:, 1] - y) * (c[:, 0] - x)) * inv_area
+    w1 = ((c[:, 0] - x) * (a[:, 1] - y) - (c[:, 1] - y) * (a[:, 0] - x)) * inv_area
+    w = np.clip(np.stack([w0, w1, 1.0 - w0 - w1], axis=1), 0, None) / corner_xyz[..., 2]
+    w /= w.sum(axis=1, keepdims=True)
+    normals = vertex_normals(all_verts, all_faces)
+    n = _normalize(np.einsum("kc,kcd->kd", w, normals[corners]))
+    view = _normalize(-np.einsum("kc,kcd->kd", w, corner_xyz))  # surface -> camera
+    n *= np.where((n * view).sum(axis=1, keepdims=True) < 0, -1.0, 1.0).astype(np.float32)  # two-sided
 
-    light = torch.nn.functional.normalize(torch.tensor(lighting.direction, dtype=torch.float32), dim=0)
-    diffuse = (n @ light).clamp_min(0)
-    half = torch.nn.functional.normalize(light[None] + view, dim=1, eps=1e-12)
-    specular = (n * half).sum(dim=1).clamp_min(0) ** lighting.shininess
+    light = _normalize(np.asarray(lighting.direction, dtype=np.float32))
+    diffuse = np.clip(n @ light, 0, None)
+    half = _normalize(light[None] + view)
+    specular = np.clip((n * half).sum(axis=1), 0, None) ** np.float32(lighting.shininess)
     base = palette[face_mesh[face]]  # (K, 3)
-    shaded = (
-        base * (lighting.ambient + lighting.diffuse * diffuse)[:, None]
-        + lighting.specular * specular[:, None]
-    )
-    shaded = shaded.clamp(0, 1) * 255.0
-
-    out = torch.from_numpy(image.copy())
-    under = out[rows, cols].to(torch.float32)
-    out[rows, cols] = (opacity * shaded + (1.0 - opacity) * under).round().clamp(0, 255).to(torch.uint8)
-    return out.numpy()
+    shade = np.float32(lighting.ambient) + np.float32(lighting.diffuse) * diffuse
+    shaded = np.clip(base * shade[:, None] + np.float32(lighting.specular) * specular[:, None], 0, 1)
+    pixels = out.reshape(-1, 3)
+    blended = np.float32(255.0 * opacity) * shaded + np.float32(1.0 - opacity) * pixels[flat]
+    pixels[flat] = np.clip(np.round(blended), 0, 255).astype(np.uint8)
+    return out
 
 
 def draw_keypoints(
