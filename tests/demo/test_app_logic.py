@@ -42,3 +42,27 @@ def test_model_choices_and_thresholds():
         _threshold(1.5)
     with pytest.raises(DemoInputError, match="must be a number"):
         _threshold("high")
+
+
+def test_zerogpu_decorator_is_applied_only_where_spaces_exists(monkeypatch):
+    from hardmo_hf.demo import zerogpu
+
+    def double(x):
+        return 2 * x
+
+    monkeypatch.setattr(zerogpu, "_spaces", None)
+    assert zerogpu.gpu(double) is double and zerogpu.gpu(duration=5)(double) is double
+
+    calls = []
+
+    class FakeSpaces:
+        @staticmethod
+        def GPU(duration):  # noqa: N802 - the real API's name
+            def wrap(fn):
+                calls.append(duration)
+                return lambda *a: fn(*a) + 1
+
+            return wrap
+
+    monkeypatch.setattr(zerogpu, "_spaces", FakeSpaces)
+    assert zerogpu.gpu(duration=90)(double)(3) == 7 and calls == [90]
