@@ -57,7 +57,7 @@ def test_zerogpu_decorator_is_applied_only_where_spaces_exists(monkeypatch):
 
     class FakeSpaces:
         @staticmethod
-        def GPU(duration):  # noqa: N802 - the real API's name
+        def GPU(duration):
             def wrap(fn):
                 calls.append(duration)
                 return lambda *a: fn(*a) + 1
