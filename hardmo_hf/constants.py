@@ -201,3 +201,11 @@ def _humandata_wholebody133_names():
 
 
 HUMANDATA_WHOLEBODY133_NAMES = _humandata_wholebody133_names()
+
+# ----------------------------------------------------------------------------------------------------
+# Person detection (hardmo_hf.detection) and the mesh-recovery pipeline task
+# ----------------------------------------------------------------------------------------------------
+DEFAULT_PERSON_DETECTOR = "PekingU/rtdetr_r18vd"  # RT-DETR, COCO classes: needs neither timm nor torchvision
+DETECTOR_ENV = "HARDMO_DETECTOR"  # a Hub id / folder of an object detector, or one of DETECTOR_OFF_VALUES
+DETECTOR_OFF_VALUES = ("none", "off", "")
+PIPELINE_TASK = "human-mesh-recovery"

@@ -40,6 +40,8 @@ LABEL44_FLIP_PERMUTATION = (
     + [25 + i for i in (5, 4, 3, 2, 1, 0, 11, 10, 9, 8, 7, 6, 12, 13, 14, 15, 16, 17, 18)]
 )
 
+NUM_SMPLX45_JOINTS = 45  # joints returned by smplx.SMPL (see the module docstring)
+
 # smplx-45 joint index for each BODY_25 row (4D-Humans' ``smpl_to_openpose``).
 SMPLX45_TO_BODY25 = (24, 12, 17, 19, 21, 16, 18, 20, 0, 2, 5, 8, 1, 4, 7, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34)
 
