@@ -6,7 +6,7 @@ run (``ref``: milliseconds of a 1024 x 1024 x 1024 matmul), which tells a slow m
 
     python benchmarks/bench_demo.py [--threads N] [--repeats R] [--detector FOLDER|default|none]
 
-The detector defaults to a randomly initialized RT-DETR of the default size (R50-vd, 640 px), the model to
+The detector defaults to a randomly initialized RT-DETR shaped like the default one (R18-vd, 640 px), the model to
 a randomly initialized HardMo-HMR with HRNet-W48, and the body model to the synthetic SMPL stand-in (the
 same topology as SMPL: 6890 vertices, 13776 faces).
 """
@@ -61,10 +61,24 @@ def save_full_size_hmr(folder: Path) -> Path:
 
 
 def save_full_size_detector(folder: Path) -> Path:
+    """A random RT-DETR with the architecture of the default detector (``PekingU/rtdetr_r18vd``, 640 px)."""
     from transformers import RTDetrConfig, RTDetrForObjectDetection, RTDetrImageProcessor
 
     torch.manual_seed(0)
-    config = RTDetrConfig(id2label={0: "person", 1: "other"}, label2id={"person": 0, "other": 1})
+    backbone = {
+        "model_type": "rt_detr_resnet",
+        "layer_type": "basic",
+        "depths": [2, 2, 2, 2],
+        "hidden_sizes": [64, 128, 256, 512],
+        "out_features": ["stage2", "stage3", "stage4"],
+    }
+    config = RTDetrConfig(
+        backbone_config=backbone,
+        encoder_in_channels=[128, 256, 512],
+        decoder_layers=3,
+        id2label={0: "person", 1: "other"},
+        label2id={"person": 0, "other": 1},
+    )
     RTDetrForObjectDetection(config).eval().save_pretrained(folder)
     RTDetrImageProcessor().save_pretrained(folder)
     return folder
@@ -75,7 +89,7 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument(
-        "--detector", default="default", help="'default' (random RT-DETR R50), 'none', or a folder"
+        "--detector", default="default", help="'default' (random RT-DETR R18-vd), 'none', or a folder"
     )
     parser.add_argument("--screenshot", type=Path, default=None, help="save the 1024 px render here (PNG)")
     args = parser.parse_args()
@@ -106,7 +120,7 @@ def main() -> int:
         example = examples[stem]
         image = load_image(example.path).pixels
         boxes = parse_boxes(example.boxes_text, image.shape[:2])
-        if engine.detector is not None:
+        if not engine.detector.is_fallback:
             det_s, _ = timed(lambda image=image: engine.detect(image, 0.5), args.repeats)
         else:
             det_s = 0.0

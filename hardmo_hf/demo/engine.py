@@ -134,7 +134,18 @@ class DemoEngine:
         start = time.perf_counter()
         try:
             model = AutoModel.from_pretrained(location)
-            processor = AutoImageProcessor.from_pretrained(location)
+            try:
+                processor = AutoImageProcessor.from_pretrained(location)
+            except OSError:  # no preprocessor_config.json: the crop rule follows from the model type
+                from ..models.image_processing_hardmo import HardMoImageProcessor
+
+                processor = HardMoImageProcessor.for_model_config(model.config)
+                logger.info(
+                    "%s: no preprocessor_config.json in %s; using the %s preset",
+                    name,
+                    location,
+                    model.config.model_type,
+                )
         except (OSError, ValueError, KeyError) as exc:
             message = (
                 f"{name} could not be loaded from {location!r} ({type(exc).__name__}: {_first_line(exc)}). "
@@ -150,7 +161,8 @@ class DemoEngine:
 
     @property
     def detector(self):
-        """The person detector, or None when none can be loaded (then :attr:`detector_notice` says why)."""
+        """The person detector (:class:`hardmo_hf.detection.PersonDetector`); when none can be loaded it
+        returns the whole image as one box and :attr:`detector_notice` says why."""
         with self._lock:
             if not self._detector_checked:
                 self._detector_checked = True
@@ -158,15 +170,11 @@ class DemoEngine:
         return self._detector
 
     def _load_detector(self):
-        if (self.config.detector or "").strip().lower() == "none":
-            self.detector_notice = "the detector is switched off (HARDMO_DETECTOR=none)"
-            return None
         from ..detection import PersonDetector
 
-        detector = PersonDetector(self.config.detector)
+        detector = PersonDetector(self.config.detector, device=self._device())
         if detector.is_fallback:
             self.detector_notice = detector.fallback_reason
-            logger.warning("person detector unavailable: %s", detector.fallback_reason)
         return detector
 
     def warm_up(self, model_names) -> None:
@@ -184,13 +192,9 @@ class DemoEngine:
     # ------------------------------------------------------------------------------------------------
     def detect(self, image: np.ndarray, threshold: float) -> tuple[np.ndarray, list[float | None], str]:
         """Person boxes (N, 4) xyxy px, their scores and the box source (``detector`` / ``whole_image``)."""
-        detector = self.detector
-        if detector is None:
-            height, width = image.shape[:2]
-            return np.array([[0, 0, width, height]], dtype=np.float32), [None], "whole_image"
-        detections = detector.detect(image, threshold=threshold)
-        source = "whole_image" if detector.is_fallback else "detector"
-        scores = [None if detector.is_fallback else float(s) for s in detections.scores]
+        detections = self.detector.detect(image, threshold=threshold)
+        source = "whole_image" if detections.is_fallback else "detector"
+        scores = [None if detections.is_fallback else float(s) for s in detections.scores]
         return np.asarray(detections.boxes, dtype=np.float32).reshape(-1, 4), scores, source
 
     @torch.inference_mode()
@@ -231,7 +235,7 @@ class DemoEngine:
         inputs = loaded.processor(images=[image], boxes=[boxes], return_tensors="pt")
         pixel_values = inputs["pixel_values"].to(device=device, dtype=next(loaded.model.parameters()).dtype)
         outputs = loaded.model(pixel_values=pixel_values)
-        people = loaded.processor.post_process(outputs, inputs)
+        people = loaded.processor.post_process(outputs, inputs)[0]  # the people of our one image
         return [
             PersonResult(
                 box=np.asarray(person["box"], dtype=np.float32),
