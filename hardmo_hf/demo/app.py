@@ -48,6 +48,7 @@ OVERLAY_CHOICES = (OVERLAY_KEYPOINTS, OVERLAY_BOXES)
 DEFAULT_THRESHOLD = 0.5
 OUTPUT_MAX_AGE_S = 3600  # per-request output folders older than this are removed
 MESH_OPACITY = 0.85
+VIDEO_MAX_PIXELS = 1_000_000  # clip frames are downscaled to this (a clip holds up to 120 frames in memory)
 MODEL3D_BACKGROUND = (0.16, 0.17, 0.2, 1.0)  # RGBA: the light person colours read best on dark grey
 
 TITLE = "HardMo: human mesh recovery for dance and martial arts"
@@ -323,17 +324,18 @@ class DemoApp:
         max_frames = int(np.clip(int(max_frames or 1), 1, self.engine.config.max_video_frames))
         stride = max(1, int(stride or 1))
         clip, fps = read_video(video, max_frames=max_frames, stride=stride)
-        frames_px, notes = [], []
+        max_pixels = min(self.engine.config.max_pixels or VIDEO_MAX_PIXELS, VIDEO_MAX_PIXELS)
+        frames_px, notes, scale = [], [], 1.0
         for item in clip:
-            loaded = load_image(item.pixels, self.engine.config.max_pixels)
+            loaded = load_image(item.pixels, max_pixels)
             if loaded.notes and not notes:
                 notes.append(loaded.notes[0].replace("The image", "Each frame"))
             frames_px.append(loaded.pixels)
+            scale = loaded.scale
+            item.pixels = None  # keep one copy of each frame in memory
         boxes = parse_boxes(boxes_text, None)
         if boxes is not None:
-            boxes = _clip_boxes(
-                boxes * (frames_px[0].shape[1] / clip[0].pixels.shape[1]), frames_px[0].shape[:2], boxes_text
-            )
+            boxes = _clip_boxes(boxes * scale, frames_px[0].shape[:2], boxes_text)
         results = _infer_many(
             self.engine_key,
             frames_px,
@@ -358,7 +360,10 @@ class DemoApp:
             str(write_params_json(out_dir / f"{stem}_smpl.json", results, source=Path(str(video)).name)),
             str(write_params_npz(out_dir / f"{stem}_smpl.npz", results)),
         ]
-        notes.append(f"{len(results)} frames (every {stride}. frame, at most {max_frames}) at {fps:.1f} fps.")
+        notes.append(
+            f"{len(results)} frames (1 in {stride}, at most {max_frames}) of a {fps:.1f} fps clip; "
+            f"the overlay video plays at {fps / stride:.1f} fps."
+        )
         return str(video_path), files, self._notice(results, notes, model_names)
 
     # -- drawn boxes -----------------------------------------------------------------------------------
