@@ -23,6 +23,9 @@ CHROMIUM_FLAGS = [
     "--disable-component-update",
     "--disable-sync",
     "--no-first-run",
+    # A synthetic camera (a moving test pattern) for the webcam source, allowed without a prompt.
+    "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream",
 ]
 TIMEOUT_MS = 60_000
 
@@ -40,6 +43,7 @@ def browser(tmp_path_factory):
             headless=True,
             args=CHROMIUM_FLAGS,
             viewport={"width": 1400, "height": 1100},
+            permissions=["camera"],
         )
         context.set_default_timeout(TIMEOUT_MS)
         yield context
@@ -94,6 +98,21 @@ def test_upload_run_and_screenshot(browser, demo_server, artifacts_dir, tmp_path
     page.screenshot(path=str(shot), full_page=True)
     print(f"\ndemo screenshot: {shot}")
     assert shot.stat().st_size > 10_000
+    page.close()
+
+
+def test_webcam_snapshot(browser, demo_server):
+    page = _open(browser, demo_server)
+    page.click("#image-input button[aria-label='Capture from camera']")
+    page.get_by_text("Click to Access Webcam").click()
+    page.click("#image-input button[aria-label='capture photo']")
+    page.locator("#image-input img").first.wait_for()
+    page.get_by_label("HardMo-HMR", exact=True).check()
+    page.click("#run")
+    page.wait_for_function(
+        "() => document.querySelector('#notice').innerText.includes('1 person (whole image)')"
+    )
+    page.locator("#overlay img").first.wait_for()
     page.close()
 
 
