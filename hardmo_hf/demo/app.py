@@ -558,9 +558,10 @@ def build_demo(
                                 transforms=[],
                                 layers=False,
                                 label="Draw on the photo",
+                                elem_id="box-editor",
                                 brush=gr.Brush(default_size=6, colors=["#ff3b30"], color_mode="fixed"),
                             )
-                            use_drawing = gr.Button("Use drawn boxes")
+                            use_drawing = gr.Button("Use drawn boxes", elem_id="use-drawing")
                         if examples:
                             gr.Examples(
                                 examples=[[str(e.path), e.boxes_text] for e in examples],

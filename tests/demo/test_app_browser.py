@@ -116,6 +116,41 @@ def test_webcam_snapshot(browser, demo_server):
     page.close()
 
 
+def test_drawn_box_becomes_a_typed_box(browser, demo_server, tmp_path_factory):
+    from hardmo_hf.demo.examples import make_examples
+
+    example = make_examples(tmp_path_factory.mktemp("examples"))[0]  # 768 x 512, one dancer
+    page = _open(browser, demo_server)
+    _upload(page, example.path)
+    page.get_by_text("Draw boxes instead of typing them").click()
+    page.locator("#box-editor canvas").first.wait_for()
+    page.click("#box-editor button[aria-label='Brush']")
+    canvas = page.locator("#box-editor canvas").first.bounding_box()
+    cx, cy = canvas["x"] + canvas["width"] / 2, canvas["y"] + canvas["height"] / 2
+    loop = [
+        (cx - 40, cy - 60),
+        (cx + 40, cy - 60),
+        (cx + 40, cy + 60),
+        (cx - 40, cy + 60),
+        (cx - 40, cy - 60),
+    ]
+    page.mouse.move(*loop[0])
+    page.mouse.down()
+    for x, y in loop[1:]:
+        page.mouse.move(x, y, steps=10)
+    page.mouse.up()
+    page.click("#use-drawing")
+    page.wait_for_function("() => document.querySelector('#boxes textarea').value.split(',').length == 4")
+    x1, y1, x2, y2 = (float(v) for v in page.input_value("#boxes textarea").split(","))
+    assert 0 <= x1 < 384 < x2 <= 768 and 0 <= y1 < 256 < y2 <= 512  # a loop around the centre of the photo
+    page.get_by_label("HardMo-HMR", exact=True).check()
+    page.click("#run")
+    page.wait_for_function(
+        "() => document.querySelector('#notice').innerText.includes('1 person (from your boxes)')"
+    )
+    page.close()
+
+
 def test_example_gallery_fills_image_and_boxes(browser, demo_server):
     page = _open(browser, demo_server)
     page.locator(".gallery-item, [data-testid=examples] tbody tr, table tbody tr").first.click()
