@@ -4,14 +4,19 @@ For HardMo-4DHumans (ViT-H/16 + decoder, 256 px crops) and HardMo-HMR (HRNet-W48
 batch 1 and 8, in float32 and bfloat16 (weights cast with ``model.to(torch.bfloat16)``; SMPL-side geometry
 stays float32):
 
-* throughput (images/s, median of ``--repeats`` timed runs after one warm-up) and peak resident memory
-  (RSS sampled every 2 ms during the forward pass; also the increase over the RSS before it);
+* throughput (images/s, median of ``--repeats`` timed runs after one warm-up; all variants of a model are
+  timed in round-robin order so that load changes on a shared machine hit them alike) and peak memory
+  (the variant's weights plus the largest RSS increase during its forward pass, RSS sampled every 2 ms);
 * for the ViT-H backbone, achieved FLOP/s (FLOPs counted once with ``torch.utils.flop_counter`` on the meta
   device) as a fraction of a plain ``torch.matmul`` of the MLP's shape ((B*192, 1280) @ (1280, 5120)) timed
   in the same run and dtype. Goals: >= 0.9 in float32, >= 0.5 in bfloat16;
 * the bfloat16 / float32 throughput ratio (goal >= 2.5) and the largest deviation of the bfloat16 outputs from
   the float32 ones (rotation matrices, betas, weak-perspective camera, camera translation);
-* for the HRNet, the same with ``channels_last`` memory format.
+* for the HRNet, the same with ``channels_last`` memory format (weights and input).
+
+Random weights: the read-outs get std 0.02 so the outputs depend on the image, and the HRNet's BatchNorm
+statistics are calibrated on noise with damped residual branches, like a trained network (raw random
+statistics make activations explode).
 
 Every ratio is measured within the run (machines are noisy). Usage::
 
@@ -22,9 +27,11 @@ from __future__ import annotations
 
 import argparse
 import copy
+import functools
 import json
 import logging
 import os
+import resource
 import statistics
 import threading
 import time
@@ -34,6 +41,7 @@ import torch
 
 logger = logging.getLogger("bench_models")
 PAGE = os.sysconf("SC_PAGE_SIZE")
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 
 
 def rss_bytes() -> int:
@@ -62,7 +70,7 @@ class PeakRSS:
         self.peak = max(self.peak, rss_bytes())
 
 
-def build(kind: str, channels_last: bool = False):
+def build(kind: str):
     """Full-size model with random weights; the read-outs get visible weight so outputs depend on the image,
     and HRNet BatchNorm statistics are calibrated on noise images (random running statistics would let the
     activations blow up through the residual stages, which no trained model does)."""
@@ -76,6 +84,14 @@ def build(kind: str, channels_last: bool = False):
             layer.weight.normal_(0.0, 0.02)
         norms = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
         if norms:
+            # Like a trained ResNet, residual branches add small corrections: damp each block's last BN.
+            from hardmo_hf.models.hrnet_hardmo import HRNetBasicBlock, HRNetBottleneck
+
+            for block in model.modules():
+                if isinstance(block, (HRNetBasicBlock, HRNetBottleneck)):
+                    last = block.bn2 if isinstance(block, HRNetBasicBlock) else block.bn3
+                    last.weight.uniform_(0.1, 0.3)
+            weights = {id(n): n.weight.clone() for n in norms}
             for norm in norms:
                 norm.reset_running_stats()
                 norm.momentum = None  # cumulative average over the calibration batch
@@ -83,32 +99,34 @@ def build(kind: str, channels_last: bool = False):
             model(torch.randn(4, 3, model.config.image_size, model.config.image_size, generator=torch.Generator().manual_seed(1)))
             for norm in norms:
                 norm.momentum = 0.1
-    model.eval()
-    if channels_last:
-        model = model.to(memory_format=torch.channels_last)
-    return model
+                norm.weight.copy_(weights[id(norm)])
+    return model.eval()
 
 
-def time_forward(model, pixels, repeats: int, baseline=None) -> dict:
-    """Median seconds over ``repeats`` runs after a warm-up, peak RSS and its increase, the last output.
+def time_variants(variants: dict, inputs: dict, repeats: int, baselines: dict | None = None) -> dict:
+    """Time every variant ``repeats`` times in round-robin order (so load changes hit all of them alike).
 
-    With ``baseline`` (a callable returning FLOP/s), it is timed right before every model run, so the two
-    rates see the same machine load; its median is returned as ``baseline_flops``.
+    Returns ``name -> {"seconds": median, "increase": largest RSS increase during its forward, "output",
+    "baseline_flops": median FLOP/s of its baseline timed right before each of its runs}``.
     """
+    results = {name: {"times": [], "rates": [], "increase": 0} for name in variants}
     with torch.inference_mode():
-        output = model(pixels)
-        times, rates = [], []
-        with PeakRSS() as memory:
-            for _ in range(repeats):
-                if baseline is not None:
-                    rates.append(baseline())
-                start = time.perf_counter()
-                output = model(pixels)
-                times.append(time.perf_counter() - start)
-    return {
-        "seconds": statistics.median(times), "peak": memory.peak, "increase": memory.peak - memory.before,
-        "output": output, "baseline_flops": statistics.median(rates) if rates else None,
-    }
+        for name, model in variants.items():  # warm-up
+            results[name]["output"] = model(inputs[name])
+        for _ in range(repeats):
+            for name, model in variants.items():
+                if baselines:
+                    results[name]["rates"].append(baselines[name]())
+                with PeakRSS() as memory:
+                    start = time.perf_counter()
+                    results[name]["output"] = model(inputs[name])
+                    results[name]["times"].append(time.perf_counter() - start)
+                results[name]["increase"] = max(results[name]["increase"], memory.peak - memory.before)
+    for entry in results.values():
+        entry["seconds"] = statistics.median(entry.pop("times"))
+        rates = entry.pop("rates")
+        entry["baseline_flops"] = statistics.median(rates) if rates else None
+    return results
 
 
 def matmul_flops_per_second(rows: int, dtype: torch.dtype, repeats: int = 3) -> float:
@@ -142,7 +160,7 @@ def vit_flops_per_image() -> tuple[int, int]:
 
 
 def deviation(reference, other) -> dict[str, float]:
-    rotations = lambda out: torch.cat([out.global_orient, out.body_pose], dim=1)  # noqa: E731
+    rotations = lambda out: torch.cat([out.global_orient, out.body_pose], dim=1)
     return {
         "rotations": float((rotations(other) - rotations(reference)).abs().max()),
         "betas": float((other.betas - reference.betas).abs().max()),
@@ -153,67 +171,65 @@ def deviation(reference, other) -> dict[str, float]:
 
 def bench_model(kind: str, batches: list[int], repeats: int) -> dict:
     size = 256 if kind == "hmr2" else 224
-    variants = [("float32", False), ("bfloat16", False)]
-    if kind == "hmr":
-        variants += [("float32", True), ("bfloat16", True)]
-    result = {"model": kind, "runs": []}
+    layouts = (False, True) if kind == "hmr" else (False,)
+    start = time.perf_counter()
+    fp32 = build(kind)
+    logger.info("%s built in %.1fs", kind, time.perf_counter() - start)
+    variants = {}
+    for channels_last in layouts:
+        base = fp32 if not channels_last else copy.deepcopy(fp32).to(memory_format=torch.channels_last)
+        variants[("float32", channels_last)] = base
+        variants[("bfloat16", channels_last)] = copy.deepcopy(base).to(torch.bfloat16)
+    result = {"model": kind, "runs": [], "bf16": []}
     if kind == "hmr2":
-        backbone_flops, total_flops = vit_flops_per_image()
-        result["vit_flops_per_image"] = backbone_flops
-        result["model_flops_per_image"] = total_flops
-    outputs = {}
-    for channels_last in sorted({cl for _, cl in variants}):
-        start = time.perf_counter()
-        fp32_model = build(kind, channels_last)
-        logger.info("%s built in %.1fs (channels_last=%s)", kind, time.perf_counter() - start, channels_last)
-        for dtype_name, _ in [v for v in variants if v[1] == channels_last]:
-            model = fp32_model if dtype_name == "float32" else copy.deepcopy(fp32_model).to(torch.bfloat16)
-            for batch in batches:
-                pixels = torch.randn(batch, 3, size, size, generator=torch.Generator().manual_seed(batch))
-                if channels_last:
-                    pixels = pixels.contiguous(memory_format=torch.channels_last)
-                dtype = torch.float32 if dtype_name == "float32" else torch.bfloat16
-                baseline = (lambda: matmul_flops_per_second(batch * 192, dtype)) if kind == "hmr2" else None  # noqa: E731
-                timing = time_forward(model, pixels, repeats, baseline)
-                seconds, output = timing["seconds"], timing["output"]
-                run = {
-                    "dtype": dtype_name, "channels_last": channels_last, "batch": batch, "seconds": seconds,
-                    "images_per_s": batch / seconds, "peak_rss_gib": timing["peak"] / 2**30,
-                    "rss_increase_gib": timing["increase"] / 2**30,
-                }
-                if kind == "hmr2":
-                    # All FLOPs of the model (>98% in the ViT-H) over the whole forward time.
-                    achieved = result["model_flops_per_image"] * batch / seconds
-                    run.update(
-                        achieved_gflops=achieved / 1e9, matmul_gflops=timing["baseline_flops"] / 1e9,
-                        fraction_of_matmul=achieved / timing["baseline_flops"],
-                    )
-                result["runs"].append(run)
-                outputs[(dtype_name, channels_last, batch)] = output
-                logger.info("%s %s", kind, json.dumps(run))
-            if model is not fp32_model:
-                del model
-        del fp32_model
-    for channels_last in sorted({cl for _, cl in variants}):
-        for batch in batches:
-            fp32, bf16 = outputs[("float32", channels_last, batch)], outputs[("bfloat16", channels_last, batch)]
-            speed = {r["dtype"]: r["images_per_s"] for r in result["runs"] if r["batch"] == batch and r["channels_last"] == channels_last}
-            result.setdefault("bf16", []).append(
-                {"batch": batch, "channels_last": channels_last, "speedup": speed["bfloat16"] / speed["float32"],
-                 "max_abs_deviation": deviation(fp32, bf16)}
-            )
+        result["vit_flops_per_image"], result["model_flops_per_image"] = vit_flops_per_image()
+    for batch in batches:
+        pixels = torch.randn(batch, 3, size, size, generator=torch.Generator().manual_seed(batch))
+        inputs = {
+            key: pixels.contiguous(memory_format=torch.channels_last) if key[1] else pixels for key in variants
+        }
+        baselines = None
+        if kind == "hmr2":
+            baselines = {key: functools.partial(matmul_flops_per_second, batch * 192, DTYPES[key[0]]) for key in variants}
+        timings = time_variants(variants, inputs, repeats, baselines)
+        for (dtype_name, channels_last), timing in timings.items():
+            model = variants[(dtype_name, channels_last)]
+            weights = sum(t.numel() * t.element_size() for t in list(model.parameters()) + list(model.buffers()))
+            run = {
+                "dtype": dtype_name, "channels_last": channels_last, "batch": batch, "seconds": timing["seconds"],
+                "images_per_s": batch / timing["seconds"], "weights_gib": weights / 2**30,
+                "forward_rss_increase_gib": timing["increase"] / 2**30,
+                "peak_memory_gib": (weights + timing["increase"]) / 2**30,
+            }
+            if kind == "hmr2":
+                # All FLOPs of the model (>98% in the ViT-H) over the whole forward time.
+                achieved = result["model_flops_per_image"] * batch / timing["seconds"]
+                run.update(
+                    achieved_gflops=achieved / 1e9, matmul_gflops=timing["baseline_flops"] / 1e9,
+                    fraction_of_matmul=achieved / timing["baseline_flops"],
+                )
+            result["runs"].append(run)
+            logger.info("%s %s", kind, json.dumps(run))
+        for channels_last in layouts:
+            reference, half = timings[("float32", channels_last)], timings[("bfloat16", channels_last)]
+            result["bf16"].append({
+                "batch": batch, "channels_last": channels_last, "speedup": reference["seconds"] / half["seconds"],
+                "max_abs_deviation": deviation(reference["output"], half["output"]),
+            })
+    result["process_peak_rss_gib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     return result
 
 
 def print_report(results: list[dict]) -> None:
     for result in results:
-        print(f"\n== {result['model']} ==")
+        print(f"\n== {result['model']} == (process peak RSS {result['process_peak_rss_gib']:.2f} GiB)")
         if "vit_flops_per_image" in result:
             print(f"FLOPs/image: ViT-H backbone {result['vit_flops_per_image'] / 1e9:.1f} G, whole model "
                   f"{result['model_flops_per_image'] / 1e9:.1f} G")
         for run in result["runs"]:
             line = (f"{run['dtype']:8s} {'channels_last' if run['channels_last'] else 'contiguous':13s} batch {run['batch']}: "
-                    f"{run['images_per_s']:7.3f} img/s  peak RSS {run['peak_rss_gib']:.2f} GiB (+{run['rss_increase_gib']:.2f})")
+                    f"{run['images_per_s']:7.3f} img/s  peak memory {run['peak_memory_gib']:.2f} GiB (weights "
+                    f"{run['weights_gib']:.2f} + forward {run['forward_rss_increase_gib']:.2f})")
             if "fraction_of_matmul" in run:
                 line += (f"  {run['achieved_gflops']:.1f} GFLOP/s = {run['fraction_of_matmul']:.2f} x matmul "
                          f"({run['matmul_gflops']:.1f} GFLOP/s)")

@@ -30,22 +30,40 @@ def register(subparsers) -> None:
                     "rejects.jsonl, stats.json. Deterministic and resumable (rerun the same command after a "
                     "crash). See docs/dataset.md.",
     )
-    build.add_argument("input", metavar="PIPELINE_OUTPUT", help="folder holding the pipeline output")
+    build.add_argument("input", metavar="PIPELINE_OUTPUT",
+                       help="the pipeline output: a label tree folder, a folder of (or one) webdataset .tar, "
+                            "or SPIN / 4D-Humans / HumanData .npz")
     build.add_argument("--out", default="hardmo", help="dataset folder to write (default: ./hardmo)")
     build.add_argument("--workers", type=int, default=_default_workers(),
                        help="tasks run in parallel on this machine (default: CPUs, at most 8); does not change "
                             "the output")
     build.add_argument("--tasks", type=int, default=None,
-                       help="number of build tasks the input is cut into (default: one per work unit, at most "
-                            "64); part of the output's identity: shards are named after their task")
+                       help="number of build tasks the input is cut into (default: one per 8 work units, at "
+                            "most 64); part of the output's identity: shards are named after their task")
     build.add_argument("--format", choices=FORMATS, default="auto", help="input format (default: detect)")
     build.add_argument("--subject-map", metavar="FILE",
                        help="clip -> subject map (.json {\"<category>/<clip_id>\": subject} or .csv "
                             "category,clip_id,subject_id); without one the clip is the subject")
     build.add_argument("--foot-labels", metavar="DIR",
-                       help="label tree of optimized Foot labels (label_tree input whose root has no foot/)")
+                       help="label_tree: tree of optimized Foot labels (for a bare authors' tree without foot/)")
     build.add_argument("--hand-labels", metavar="DIR",
-                       help="label tree of optimized Hand labels (label_tree input whose root has no hand/)")
+                       help="label_tree: tree of optimized Hand labels (for a bare authors' tree without hand/)")
+    build.add_argument("--image-root", metavar="DIR",
+                       help="npz / humandata: folder the image names are relative to (default: the .npz's folder)")
+    build.add_argument("--name-pattern", metavar="REGEX",
+                       help="webdataset / npz / humandata: regex with groups category, clip_id, frame for the "
+                            "tar key or image name (default: .../<category>/<clip_id>/<frame>.<ext> or "
+                            "<category>_<clip_id>_<frame>)")
+    build.add_argument("--category", help="webdataset / npz / humandata: one category for every sample")
+    build.add_argument("--subset", choices=("normal", "foot", "hand"),
+                       help="webdataset / npz / humandata: the subset whose labels the input holds (default normal)")
+    build.add_argument("--scale-units", choices=("auto", "box200", "px"),
+                       help="npz: unit of `scale` (SPIN: box/200, 4D-Humans npz: px; default: detect per file)")
+    build.add_argument("--image-check", choices=("complete", "decode", "header"), default="complete",
+                       help="complete (default): header + the file ends with its end-of-image marker (truncated "
+                            "files are rejected); decode: decode every image (slower); header: header only")
+    build.add_argument("--lenient-keys", action="store_true",
+                       help="ignore unknown label keys / tar members / npz arrays instead of rejecting the record")
     build.add_argument("--test-fraction", type=float, default=DEFAULT_TEST_FRACTION,
                        help=f"expected share of test subjects (default {DEFAULT_TEST_FRACTION})")
     build.add_argument("--seed", type=int, default=DEFAULT_SPLIT_SEED,
@@ -91,22 +109,28 @@ def register(subparsers) -> None:
 
 
 def run_build(args: argparse.Namespace) -> int:
+    if not getattr(args, "verbose", False):
+        # datatrove logs through loguru, which reads this when imported (here and in the build workers)
+        os.environ.setdefault("LOGURU_LEVEL", "WARNING")
     from ..data.build import AccountingError, BuildConfig, build, summary_text
 
     reader_options = {}
-    if args.subject_map:
-        reader_options["subject_map"] = os.path.abspath(args.subject_map)
-    for option, key in ((args.foot_labels, "foot_root"), (args.hand_labels, "hand_root")):
-        if option:
-            if args.format not in ("auto", "label_tree"):
-                raise ValueError(f"--{key.split('_')[0]}-labels applies to label_tree input only")
-            reader_options[key] = os.path.abspath(option)
+    for value, key in ((args.subject_map, "subject_map"), (args.foot_labels, "foot_root"),
+                       (args.hand_labels, "hand_root"), (args.image_root, "image_root")):
+        if value:
+            reader_options[key] = os.path.abspath(value)
+    for value, key in ((args.name_pattern, "name_pattern"), (args.category, "category"), (args.subset, "subset"),
+                       (args.scale_units, "scale_units")):
+        if value is not None:
+            reader_options[key] = value
+    if args.lenient_keys:
+        reader_options["strict_keys"] = False
     if args.workers < 1:
         raise ValueError("--workers must be >= 1")
     config = BuildConfig(
         input_dir=args.input, output_dir=args.out, format=args.format, reader_options=reader_options,
         test_fraction=args.test_fraction, seed=args.seed, confidence_threshold=args.confidence_threshold,
-        row_group_mb=args.row_group_mb, shard_mb=args.shard_mb, tasks=args.tasks,
+        row_group_mb=args.row_group_mb, shard_mb=args.shard_mb, tasks=args.tasks, image_check=args.image_check,
     )
     try:
         stats = build(config, workers=args.workers, overwrite=args.overwrite, progress=not args.no_progress,
@@ -133,7 +157,14 @@ def run_validate(args: argparse.Namespace) -> int:
 def run_push(args: argparse.Namespace) -> int:
     from ..data.push import push
 
-    result = push(args.dataset, args.repo_id, dry_run=args.dry_run, private=args.private, revision=args.revision,
-                  validate_first=not args.skip_validation, workers=args.workers)
+    try:
+        result = push(args.dataset, args.repo_id, dry_run=args.dry_run, private=args.private,
+                      revision=args.revision, validate_first=not args.skip_validation, workers=args.workers)
+    except FileNotFoundError:
+        raise
+    except OSError as exc:  # huggingface_hub's HTTP, connection and offline-mode errors
+        print(f"hardmo-hf push: upload to datasets/{args.repo_id} failed: {type(exc).__name__}: {exc}",
+              file=sys.stderr)
+        return 1
     print(result.text())
     return 0 if result.ok else 1

@@ -67,8 +67,11 @@ __all__ = [
     "FinalizeDataset",
     "WriteShards",
     "build",
+    "default_num_tasks",
+    "finalize",
     "make_local_executors",
     "plan_build",
+    "run_task",
     "summary_text",
 ]
 
@@ -78,10 +81,44 @@ SCHEMA_NAME = "schema.arrow"  # the shards' Arrow schema, so tasks need not impo
 STATS_NAME = "stats.json"
 REJECTS_NAME = "rejects.jsonl"
 DEFAULT_MAX_TASKS = 64
+MIN_UNITS_PER_TASK = 8  # default task count: one task per 8 units, between 1 and DEFAULT_MAX_TASKS
 PLAN_VERSION = 1
 # Fault injection for the kill-and-resume tests: "<rank>:<records>" kills the whole build (its process
 # group, SIGKILL) once task <rank> has read that many input records.
 KILL_ENV = "HARDMO_BUILD_KILL_AT"
+
+
+# How images are checked at build time (the reader's ``image_check`` option, and ours):
+#   complete  the reader parses the header; the build checks that the file ends where its format says (JPEG
+#             end-of-image marker, PNG IEND chunk), and decodes the few that do not to decide. Catches truncated
+#             files at a fraction of a decode's cost (default).
+#   decode    the reader decodes every image (JPEG at 1/8 scale): also catches some corrupt scans; slower.
+#   header    format and size only: truncated images get through (validate's full decode still finds them).
+IMAGE_CHECKS = {"complete": "header", "decode": "decode", "header": "header"}  # ours -> the reader's option
+_JPEG_SOI, _JPEG_EOI = b"\xff\xd8", b"\xff\xd9"
+_PNG_IEND = b"IEND\xaeB`\x82"
+
+
+def image_is_complete(data: bytes, fmt: str) -> bool:
+    """Whether encoded image ``data`` is whole: its format's end marker closes it, or else it decodes."""
+    tail = data.rstrip(b"\x00")  # some encoders pad the file
+    if fmt == "jpeg" and data.startswith(_JPEG_SOI) and tail.endswith(_JPEG_EOI):
+        return True
+    if fmt == "png" and tail.endswith(_PNG_IEND):
+        return True
+    import io
+
+    from PIL import Image
+
+    try:  # no end marker where expected: a trailer after it (rare), or a truncated file
+        if fmt == "png":
+            with Image.open(io.BytesIO(data)) as image:
+                image.verify()  # chunk CRCs, up to IEND
+        with Image.open(io.BytesIO(data)) as image:
+            image.load()
+        return True
+    except Exception:  # noqa: BLE001 - any decoder error means the file is not usable
+        return False
 
 
 class AccountingError(RuntimeError):
@@ -92,18 +129,21 @@ class AccountingError(RuntimeError):
 class BuildConfig:
     """What to build. Everything but ``workers`` determines the output bytes."""
 
-    input_dir: str
+    input_dir: str  # a folder, or one .tar / .npz file
     output_dir: str
     format: str = "auto"  # auto | label_tree | webdataset | npz | humandata
-    reader_options: dict = field(default_factory=dict)  # e.g. {"subject_map": "subjects.csv"}
+    reader_options: dict = field(default_factory=dict)  # the reader's OPTIONS, e.g. {"subject_map": "s.csv"}
     test_fraction: float = DEFAULT_TEST_FRACTION
     seed: int = DEFAULT_SPLIT_SEED
     confidence_threshold: float = DEFAULT_CONFIDENCE_THRESHOLD
     row_group_mb: float = 100
     shard_mb: float = 512
-    tasks: int | None = None  # None: one task per unit, at most DEFAULT_MAX_TASKS
+    tasks: int | None = None  # None: default_num_tasks(number of units)
+    image_check: str = "complete"  # complete | decode | header, see IMAGE_CHECKS
 
     def __post_init__(self):
+        if self.image_check not in IMAGE_CHECKS:
+            raise ValueError(f"image check must be one of {tuple(IMAGE_CHECKS)}, got {self.image_check!r}")
         check_split_options(self.test_fraction, self.seed)
         if self.confidence_threshold not in (CONFIDENCE_THRESHOLD_PAPER, CONFIDENCE_THRESHOLD_CODE):
             raise ValueError(f"confidence threshold must be {CONFIDENCE_THRESHOLD_PAPER} (paper) or "
@@ -164,15 +204,21 @@ def task_bounds(num_units: int, num_tasks: int) -> list[tuple[int, int]]:
     return bounds
 
 
-def resolve_reader(input_dir, fmt: str):
+def default_num_tasks(num_units: int) -> int:
+    """One task per ``MIN_UNITS_PER_TASK`` units, at least 1 and at most ``DEFAULT_MAX_TASKS``.
+
+    A function of the input only (not of the workers), so the default output is the same on any machine.
+    """
+    return max(1, min(DEFAULT_MAX_TASKS, -(-num_units // MIN_UNITS_PER_TASK)))
+
+
+def resolve_reader(input_path, fmt: str):
     """``(format name, reader module)`` for ``fmt`` (``auto``: detected from the input)."""
     from . import readers
 
     if fmt == "auto":
-        fmt = readers.detect_format(input_dir)
-    if fmt not in readers.READERS:
-        raise ValueError(f"unknown input format {fmt!r} (known: auto, {', '.join(sorted(readers.READERS))})")
-    return fmt, readers.READERS[fmt]
+        fmt = readers.detect_format(input_path)
+    return fmt, readers.get_reader(fmt)
 
 
 def plan_build(config: BuildConfig, overwrite: bool = False) -> BuildPlan:
@@ -182,24 +228,33 @@ def plan_build(config: BuildConfig, overwrite: bool = False) -> BuildPlan:
     resumes); a different one is an error unless ``overwrite``, which deletes the old output first.
     """
     input_dir = Path(config.input_dir).resolve()
-    if not input_dir.is_dir():
-        raise FileNotFoundError(f"input {input_dir} is not a directory")
+    if not input_dir.exists():
+        raise FileNotFoundError(f"input {input_dir} does not exist")
     out = Path(config.output_dir).resolve()
     if out == input_dir or input_dir in out.parents:
         raise ValueError(f"output {out} must not be inside the input {input_dir}")
     fmt, reader = resolve_reader(input_dir, config.format)
-    units = list(reader.list_units(input_dir, **config.reader_options))
+    unknown = sorted(set(config.reader_options) - set(reader.OPTIONS))
+    if unknown:
+        raise ValueError(f"option(s) {', '.join(unknown)} do not apply to {fmt} input "
+                         f"({fmt} takes: {', '.join(reader.OPTIONS)})")
+    if "image_check" in config.reader_options:
+        raise ValueError("pass the image check as BuildConfig.image_check, not as a reader option")
+    reader_options = dict(config.reader_options)
+    if "image_check" in reader.OPTIONS:
+        reader_options["image_check"] = IMAGE_CHECKS[config.image_check]
+    units = list(reader.list_units(input_dir, **reader_options))
     if not units:
         raise ValueError(f"{input_dir}: no {fmt} input found (no work units)")
     if len(set(units)) != len(units):
         raise ValueError(f"{input_dir}: the {fmt} reader listed duplicate units")
-    num_tasks = config.tasks or min(len(units), DEFAULT_MAX_TASKS)
-    num_tasks = min(num_tasks, len(units))
+    num_tasks = min(config.tasks or default_num_tasks(len(units)), len(units))
     params = {
         "input_dir": str(input_dir),
         "format": fmt,
         "reader_options": {k: (str(v) if isinstance(v, os.PathLike) else v)
-                           for k, v in sorted(config.reader_options.items())},
+                           for k, v in sorted(reader_options.items())},
+        "image_check": config.image_check,
         "test_fraction": float(config.test_fraction),
         "seed": int(config.seed),
         "confidence_threshold": float(config.confidence_threshold),
@@ -267,7 +322,7 @@ def sample_key_hash(subset: str, sample_id: str) -> int:
 
 
 class _FolderStats:
-    __slots__ = ("rows", "subjects", "clips")
+    __slots__ = ("clips", "rows", "subjects")
 
     def __init__(self):
         self.rows = 0
@@ -303,6 +358,7 @@ def run_task(output_dir, rank: int) -> dict:
     _, reader = resolve_reader(params["input_dir"], params["format"])
     record_filter = RecordFilter(FilterConfig(confidence_threshold=params["confidence_threshold"]))
     kill_after = _kill_point(rank)
+    check_complete = params["image_check"] == "complete"
     counts = Counter(input=0, accepted=0, rejected=0)
     reasons: Counter = Counter()
     folders: dict[tuple, _FolderStats] = defaultdict(_FolderStats)
@@ -331,6 +387,10 @@ def run_task(output_dir, rank: int) -> dict:
                     continue
                 if not isinstance(item, PersonRecord):
                     raise TypeError(f"reader {params['format']} yielded a {type(item).__name__} for unit {unit}")
+                if check_complete and not image_is_complete(item.image_bytes, item.image_format):
+                    reject(Reject(item.source, "unreadable_image", f"the {item.image_format} image of "
+                                  f"{item.sample_id} is truncated (no end marker, does not decode)", item.sample_id))
+                    continue
                 result = record_filter(item)
                 if isinstance(result, Reject):
                     reject(result)
@@ -509,9 +569,6 @@ def build(config: BuildConfig, workers: int = 1, overwrite: bool = False, progre
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
     started = time.perf_counter()
-    if quiet:
-        # datatrove logs through loguru; keep its console sinks (re-created in the workers) to warnings
-        os.environ.setdefault("LOGURU_LEVEL", "WARNING")
     plan = plan_build(config, overwrite=overwrite)
     shards_executor, final_executor = make_local_executors(plan, workers, quiet=quiet)
     monitor = _ProgressMonitor(plan, enabled=progress)

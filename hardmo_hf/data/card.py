@@ -112,17 +112,17 @@ def card_text(manifest: dict, stats: dict, preview: bool = True) -> str:
     lines += [
         "# HardMo",
         "",
-        "HardMo is a large-scale motion-capture dataset of **dance and martial arts** from the CVPR 2024 paper "
+        ("HardMo is a large-scale motion-capture dataset of **dance and martial arts** from the CVPR 2024 paper "
         "*HardMo: A Large-Scale Hardcase Dataset for Motion Capture* (Liao et al.): more than 7M frames from over "
         "1,500 internet videos in 29 action categories (15 dance styles, 14 martial arts), labelled with "
         "COCO-WholeBody 2D keypoints and SMPL pseudo-labels. Two hard-case subsets carry *optimized* SMPL labels: "
         "**HardMo-Foot** (foot poses) and **HardMo-Hand** (wrists and hands). The labels come from an automatic "
         "pipeline: YOLOv8 tracking, whole-body 2D keypoints (MMPose), SMPL pseudo-labels (HMR 2.0), hard-case "
-        "mining and label optimization.",
+        "mining and label optimization."),
         "",
-        "This copy was built from the annotation pipeline's output with `hardmo-hf build`; "
+        ("This copy was built from the annotation pipeline's output with `hardmo-hf build`; "
         f"it holds **{counts['accepted']:,} rows** (one row per person per frame) in "
-        f"{manifest['num_shards']:,} Parquet shards.",
+        f"{manifest['num_shards']:,} Parquet shards."),
         "",
     ]
     if preview:
@@ -148,30 +148,30 @@ def card_text(manifest: dict, stats: dict, preview: bool = True) -> str:
     lines += [
         "```",
         "",
-        "For PyTorch, `ds.with_format(\"torch\")` returns tensors, and a `torch.utils.data.DataLoader` with "
+        ("For PyTorch, `ds.with_format(\"torch\")` returns tensors, and a `torch.utils.data.DataLoader` with "
         "`num_workers=k` reads k shards in parallel (a split has as many shards as files; "
-        "`ds.reshard()` splits them further, into row groups).",
+        "`ds.reshard()` splits them further, into row groups)."),
         "",
         "## Configs and protocols",
         "",
         _markdown_table(["config", "protocol", "train rows", "test rows"], config_rows),
         "",
-        f"- Splits are **subject-disjoint** in `normal`, `foot_p1` and `hand`: a subject is in `test` when a "
+        (f"- Splits are **subject-disjoint** in `normal`, `foot_p1` and `hand`: a subject is in `test` when a "
         f"SHA-256 of `\"<seed>:<subject_id>\"` falls below the test fraction ({stats['test_fraction']}, seed "
         f"{stats['seed']}), so about {stats['test_fraction']:.0%} of the subjects are test subjects and a subject "
-        "is in the same split in every subset.",
+        "is in the same split in every subset."),
         f"- {subject_note}",
         "- `foot_p2` is the paper's inter-class Protocol 2: train on "
         + ", ".join(f"`{c}`" for c in C.FOOT_P2_TRAIN_CLASSES) + ", test on "
         + ", ".join(f"`{c}`" for c in C.FOOT_P2_TEST_CLASSES)
         + ". It reads the same files as `foot_p1` (the Foot rows are stored once).",
-        "- `normal` rows carry the raw pseudo-labels; `foot` and `hand` rows carry the optimized labels and keep "
-        "the raw ones in `raw_global_orient`, `raw_body_pose`, `raw_betas`.",
+        ("- `normal` rows carry the raw pseudo-labels; `foot` and `hand` rows carry the optimized labels and keep "
+        "the raw ones in `raw_global_orient`, `raw_body_pose`, `raw_betas`."),
         "",
         "## Row format and units",
         "",
-        "One row is one person in one frame, the unit models train and evaluate on. **A frame with two people "
-        "repeats its image bytes** in both rows (the bytes are the original file, never re-encoded).",
+        ("One row is one person in one frame, the unit models train and evaluate on. **A frame with two people "
+        "repeats its image bytes** in both rows (the bytes are the original file, never re-encoded)."),
         "",
         _markdown_table(["column", "type", "meaning / unit"],
                         [[f"`{name}`", kind, text] for name, (kind, text) in COLUMN_DOCS.items()]),
@@ -183,21 +183,21 @@ def card_text(manifest: dict, stats: dict, preview: bool = True) -> str:
         "- `wholebody33_keypoints_2d`: " + ", ".join(C.WHOLEBODY33_NAMES) + ".",
         "- Fingertips (`hand_keypoints_2d`): " + ", ".join(C.FINGERTIP_NAMES) + ".",
         "- Boxes: `scale` is the side of the square box / 200 px; `bbox_xyxy` = `center -+ 100 * scale`.",
-        "- SMPL: axis-angle in radians, `global_orient` (root) + `body_pose` (joints 1..23 in SMPL order), "
-        "neutral-body `betas`; use them only where `has_body_pose` / `has_betas` are true.",
+        ("- SMPL: axis-angle in radians, `global_orient` (root) + `body_pose` (joints 1..23 in SMPL order), "
+        "neutral-body `betas`; use them only where `has_body_pose` / `has_betas` are true."),
         "",
         "## Filtering",
         "",
-        f"The paper's filters ran at build time with keypoint confidence threshold "
+        (f"The paper's filters ran at build time with keypoint confidence threshold "
         f"**{stats['confidence_threshold']}** (paper 0.5, the authors' training code 0.3): keypoints below it have "
         "confidence 0; samples with fewer than "
         f"{C.MIN_CONFIDENT_KEYPOINTS} confident keypoints are dropped; any |beta| > {C.MAX_ABS_BETA:g} or an "
         "implausible body pose (a documented joint-limit rule standing in for the authors' AMASS pose "
         "histogram) marks the SMPL label invalid (`has_body_pose` / `has_betas` false, pose and betas valid "
-        "only together).",
+        "only together)."),
         "",
-        f"Input records: **{counts['input']:,} = {counts['accepted']:,} rows + {counts['rejected']:,} rejects**. "
-        "Every reject is listed in `rejects.jsonl` with its source file and reason.",
+        (f"Input records: **{counts['input']:,} = {counts['accepted']:,} rows + {counts['rejected']:,} rejects**. "
+        "Every reject is listed in `rejects.jsonl` with its source file and reason."),
         "",
     ]
     if rejects:
@@ -211,8 +211,8 @@ def card_text(manifest: dict, stats: dict, preview: bool = True) -> str:
         "",
         "## Files",
         "",
-        "- `data/<subset>/<split>/<category>/<task>-<part>.parquet`: the shards (row groups of about "
-        f"{manifest['build']['shard_options']['row_group_bytes'] / 2**20:.0f} MB); `<split>` is the subject split.",
+        ("- `data/<subset>/<split>/<category>/<task>-<part>.parquet`: the shards (row groups of about "
+        f"{manifest['build']['shard_options']['row_group_bytes'] / 2**20:.0f} MB); `<split>` is the subject split."),
         "- `manifest.json`: every shard with its row count, size and SHA-256, and the build parameters.",
         "- `rejects.jsonl`: the input records that are not in the dataset, with the reason.",
         "- `stats.json`: the counts of this card.",
@@ -275,14 +275,14 @@ def _preview_rows(root: Path, manifest: dict, count: int) -> list[dict]:
     rows = []
     columns = ["image", "subset", "category", "sample_id", "bbox_xyxy", "wholebody33_keypoints_2d"]
     for key in chosen:
-        path = sorted(by_folder[key])[0]
+        path = min(by_folder[key])
         with pq.ParquetFile(root / path) as handle:
             batch = next(handle.iter_batches(batch_size=1, columns=columns))
         rows.append(batch.to_pylist()[0])
     return rows
 
 
-def _tile(row: dict) -> "PIL.Image.Image":  # noqa: F821
+def _tile(row: dict) -> PIL.Image.Image:  # noqa: F821
     from PIL import Image, ImageDraw
 
     image = Image.open(io.BytesIO(row["image"]["bytes"])).convert("RGB")
@@ -290,7 +290,7 @@ def _tile(row: dict) -> "PIL.Image.Image":  # noqa: F821
     x0, y0, x1, y1 = row["bbox_xyxy"]
     side = max(x1 - x0, y1 - y0)
     scale = PREVIEW_TILE / max(side, 1.0)
-    crop = image.crop((int(round(x0)), int(round(y0)), int(round(x0 + side)), int(round(y0 + side))))
+    crop = image.crop((round(x0), round(y0), round(x0 + side), round(y0 + side)))
     crop = crop.resize((PREVIEW_TILE, PREVIEW_TILE), Image.BILINEAR)
     draw = ImageDraw.Draw(crop)
     xy = (points[:, :2] - np.array([round(x0), round(y0)], np.float32)) * scale

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .report import format_table
 
-__all__ = ["PushResult", "UPLOAD_PATTERNS", "files_to_upload", "push"]
+__all__ = ["UPLOAD_PATTERNS", "PushResult", "files_to_upload", "push"]
 
 # fnmatch patterns (``*`` also matches ``/``) of what a dataset repo holds.
 UPLOAD_PATTERNS = ["README.md", "preview.png", "manifest.json", "stats.json", "rejects.jsonl", "data/*.parquet"]

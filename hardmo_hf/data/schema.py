@@ -33,9 +33,9 @@ from .record import PersonRecord
 
 __all__ = [
     "ARRAY_COLUMNS",
-    "COLUMN_DOCS",
     "COLUMNS",
-    "FEATURES",
+    "COLUMN_DOCS",
+    "FEATURES",  # noqa: F822 - built on first access by the module __getattr__
     "NULLABLE_COLUMNS",
     "SCHEMA_VERSION",
     "arrow_schema",
@@ -75,13 +75,13 @@ _BOOL_COLUMNS = ("has_body_pose", "has_betas", "is_foot", "is_hand")
 
 # Type and meaning of every column (the card and docs print this table).
 COLUMN_DOCS: dict[str, tuple[str, str]] = {
-    "image": ("Image", "the frame's original encoded bytes (JPEG or PNG, never re-encoded); its `path` is "
-                       "`<category>/<clip_id>/<frame:06d>.<ext>`. A frame with two people repeats its bytes"),
+    "image": ("Image", ("the frame's original encoded bytes (JPEG or PNG, never re-encoded); its `path` is "
+                       "`<category>/<clip_id>/<frame:06d>.<ext>`. A frame with two people repeats its bytes")),
     "image_width": ("int32", "image width, px"),
     "image_height": ("int32", "image height, px"),
     "sample_id": ("string", "`<category>/<clip_id>/<frame:06d>_<person>`, unique within a subset"),
-    "subset": ("string", "`normal` | `foot` | `hand`: which label the row carries (the raw pseudo-label, or "
-                         "the optimized label of that hard-case subset)"),
+    "subset": ("string", ("`normal` | `foot` | `hand`: which label the row carries (the raw pseudo-label, or "
+                         "the optimized label of that hard-case subset)")),
     "category": ("string", "action class (`ballet`, `taijiquan`, ...)"),
     "category_group": ("string", "`dance` | `martial_arts`"),
     "clip_id": ("string", "clip folder name (unique within a category)"),
@@ -91,22 +91,22 @@ COLUMN_DOCS: dict[str, tuple[str, str]] = {
     "center": ("float32 (2,)", "box centre `(x, y)`, full-image px"),
     "scale": ("float32", "box side / 200 px (SPIN / 4D-Humans convention)"),
     "bbox_xyxy": ("float32 (4,)", "the same square box `center -+ 100 * scale`, px"),
-    "keypoints_2d": ("float32 (44,3)", "label-44 layout (rows 0-24 OpenPose BODY_25, rows 25-43 the J19 "
-                                       "joints, zeros in HardMo): `x, y` px + confidence"),
+    "keypoints_2d": ("float32 (44,3)", ("label-44 layout (rows 0-24 OpenPose BODY_25, rows 25-43 the J19 "
+                                       "joints, zeros in HardMo): `x, y` px + confidence")),
     "hand_keypoints_2d": ("float32 (10,3)", "fingertips, left thumb..pinky then right thumb..pinky: px + conf."),
-    "wholebody33_keypoints_2d": ("float32 (33,3)", "COCO-WholeBody 0..22 + the 10 fingertips (the model-facing "
-                                                   "subset): px + confidence"),
-    "wholebody133_keypoints_2d": ("float32 (133,3) or null", "all COCO-WholeBody points when the source has "
-                                                             "them: px + raw detector score"),
-    "keypoints_3d": ("float32 (44,4) or null", "3D joints in m (label frame) + confidence, when the source "
-                                               "has them"),
+    "wholebody33_keypoints_2d": ("float32 (33,3)", ("COCO-WholeBody 0..22 + the 10 fingertips (the model-facing "
+                                                   "subset): px + confidence")),
+    "wholebody133_keypoints_2d": ("float32 (133,3) or null", ("all COCO-WholeBody points when the source has "
+                                                             "them: px + raw detector score")),
+    "keypoints_3d": ("float32 (44,4) or null", ("3D joints in m (label frame) + confidence, when the source "
+                                               "has them")),
     "global_orient": ("float32 (3,)", "SMPL root orientation, axis-angle, radians"),
     "body_pose": ("float32 (69,)", "SMPL joints 1..23, axis-angle, radians"),
     "betas": ("float32 (10,)", "SMPL shape coefficients"),
     "has_body_pose": ("bool", "`global_orient` and `body_pose` are valid"),
     "has_betas": ("bool", "`betas` are valid"),
-    "raw_global_orient": ("float32 (3,) or null", "raw (pre-optimization) pseudo-label of a `foot` / `hand` "
-                                                  "row; null on `normal` rows"),
+    "raw_global_orient": ("float32 (3,) or null", ("raw (pre-optimization) pseudo-label of a `foot` / `hand` "
+                                                  "row; null on `normal` rows")),
     "raw_body_pose": ("float32 (69,) or null", "raw pseudo-label body pose of a `foot` / `hand` row"),
     "raw_betas": ("float32 (10,) or null", "raw pseudo-label betas of a `foot` / `hand` row"),
     "is_foot": ("bool", "the sample belongs to HardMo-Foot"),
@@ -250,7 +250,7 @@ def record_to_row(record: PersonRecord) -> dict:
         "image_width": int(record.image_width),
         "image_height": int(record.image_height),
         "sample_id": record.sample_id,
-        "subset": getattr(record, "subset", "normal"),
+        "subset": record.subset,
         "category": record.category,
         "category_group": record.category_group,
         "clip_id": record.clip_id,

@@ -164,10 +164,18 @@ def _prod(shape) -> int:
     return out
 
 
+# Buffered rows are turned into Arrow record batches every this many bytes, so a row group is held once (as
+# Arrow buffers), not as Python rows plus their Arrow copy.
+CONVERT_BYTES = 8 * MB
+
+
 @dataclass
 class _FolderState:
     folder: Folder
-    rows: list = field(default_factory=list)
+    rows: list = field(default_factory=list)  # rows not yet converted
+    rows_bytes: int = 0
+    batches: list = field(default_factory=list)  # converted rows of the row group being buffered
+    num_rows: int = 0  # rows buffered in all (rows + batches)
     buffered_bytes: int = 0
     part: int = 0
     writer: pq.ParquetWriter | None = None
@@ -212,16 +220,26 @@ class ShardWriter:
             state = self._folders[folder] = _FolderState(folder)
         size = row_nbytes(row)
         state.rows.append(row)
+        state.rows_bytes += size
+        state.num_rows += 1
         state.buffered_bytes += size
         self._buffered += size
+        if state.rows_bytes >= CONVERT_BYTES:
+            self._convert(state)
         if state.buffered_bytes >= self.options.row_group_bytes:
             self._flush(state)
         elif self._buffered > self.options.buffer_bytes:
             largest = max(self._folders.values(), key=lambda s: (s.buffered_bytes, s.folder))
             self._flush(largest)
 
+    def _convert(self, state: _FolderState) -> None:
+        if state.rows:
+            state.batches.append(rows_to_record_batch(state.rows, self._schema))
+            state.rows = []
+            state.rows_bytes = 0
+
     def _flush(self, state: _FolderState) -> None:
-        if not state.rows:
+        if not state.num_rows:
             return
         if state.writer is None:
             directory = self.root / shard_folder(*state.folder)
@@ -229,13 +247,15 @@ class ShardWriter:
             state.tmp_path = directory / (shard_name(self.task, state.part) + TMP_SUFFIX)
             state.writer = pq.ParquetWriter(state.tmp_path, self._schema, **self._writer_options)
             state.file_bytes = state.file_rows = state.file_row_groups = 0
-        batch = rows_to_record_batch(state.rows, self._schema)
-        state.writer.write_table(pa.Table.from_batches([batch]), row_group_size=len(state.rows))
+        self._convert(state)
+        table = pa.Table.from_batches(state.batches, schema=self._schema)
+        state.writer.write_table(table, row_group_size=state.num_rows)  # one row group
         state.file_bytes += state.buffered_bytes
-        state.file_rows += len(state.rows)
+        state.file_rows += state.num_rows
         state.file_row_groups += 1
         self._buffered -= state.buffered_bytes
-        state.rows = []
+        state.batches = []
+        state.num_rows = 0
         state.buffered_bytes = 0
         if state.file_bytes >= self.options.shard_bytes:
             self._finish_file(state)
@@ -282,7 +302,7 @@ def remove_task_outputs(root, task: int) -> int:
         return 0
     for directory, _, files in os.walk(data):
         for name in files:
-            if name.startswith(prefix) and (name.endswith(".parquet") or name.endswith(".parquet" + TMP_SUFFIX)):
+            if name.startswith(prefix) and (name.endswith((".parquet", ".parquet" + TMP_SUFFIX))):
                 os.unlink(os.path.join(directory, name))
                 removed += 1
     return removed
