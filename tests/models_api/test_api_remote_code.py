@@ -24,9 +24,8 @@ REMOTE_SCRIPT = textwrap.dedent(
     data = np.load("inputs.npz")
     images = [data["image0"], data["image1"]]
     boxes = [data["boxes0"], data["boxes1"]]
-    outputs = {
-        name.split("/", 1)[1]: torch.from_numpy(data[name]) for name in data.files if name.startswith("outputs/")
-    }
+    names = [name for name in data.files if name.startswith("outputs/")]
+    outputs = {name.split("/", 1)[1]: torch.from_numpy(data[name]) for name in names}
     results = {}
     for kind in sys.argv[1:]:
         processor = AutoImageProcessor.from_pretrained(kind, trust_remote_code=True)
