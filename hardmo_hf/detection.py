@@ -1,16 +1,16 @@
 """Person detection for the mesh-recovery models: a ``transformers`` object detector, person class only.
 
 :class:`PersonDetector` wraps ``AutoModelForObjectDetection`` + ``AutoImageProcessor``. The default is RT-DETR
-(``PekingU/rtdetr_r18vd``, COCO classes), which needs neither ``timm`` nor ``torchvision``. The model comes from
-the ``model`` argument, else ``$HARDMO_DETECTOR``, else the default; ``"none"`` switches detection off.
+(``PekingU/rtdetr_r18vd``, COCO classes), which needs neither ``timm`` nor ``torchvision``. The model comes
+from the ``model`` argument, else ``$HARDMO_DETECTOR``, else the default; ``"none"`` switches detection off.
 
 When no detector can be loaded (no network, a bad id, a model without a ``person`` class, detection switched
 off), the detector does not fail: it *falls back* to one box covering the whole image, and says so in
 :attr:`PersonDetector.is_fallback` / :attr:`PersonDetector.fallback_reason` so that callers (the pipeline, the
 Space) can tell the user.
 
-Boxes are ``[x1, y1, x2, y2]`` in pixels of the image as given (x right, y down, origin at the top-left corner),
-clipped to the image.
+Boxes are ``[x1, y1, x2, y2]`` in pixels of the image as given (x right, y down, origin at the top-left
+corner), clipped to the image.
 """
 
 from __future__ import annotations
@@ -60,8 +60,12 @@ class PersonDetector:
     Loading happens in the constructor; it never raises for an unavailable model (see :attr:`is_fallback`).
     """
 
-    def __init__(self, model: str | None = None, threshold: float = 0.5, device=None, **from_pretrained_kwargs):
-        self.model_id = model if model is not None else (os.environ.get(DETECTOR_ENV) or DEFAULT_PERSON_DETECTOR)
+    def __init__(
+        self, model: str | None = None, threshold: float = 0.5, device=None, **from_pretrained_kwargs
+    ):
+        self.model_id = (
+            model if model is not None else (os.environ.get(DETECTOR_ENV) or DEFAULT_PERSON_DETECTOR)
+        )
         self.threshold = _check_threshold(threshold)
         self.device = device
         self.fallback_reason: str | None = None
@@ -72,7 +76,9 @@ class PersonDetector:
         else:
             self._load(from_pretrained_kwargs)
         if self.fallback_reason:
-            logger.warning("person detector unavailable, using the whole image as one box: %s", self.fallback_reason)
+            logger.warning(
+                "person detector unavailable, using the whole image as one box: %s", self.fallback_reason
+            )
 
     def _load(self, from_pretrained_kwargs: dict) -> None:
         try:
@@ -88,7 +94,9 @@ class PersonDetector:
         person_ids = tuple(sorted(i for i, name in labels.items() if name.strip().lower() == PERSON_LABEL))
         if not person_ids:
             shown = ", ".join(list(labels.values())[:8])
-            self.fallback_reason = f"the detector {self.model_id!r} has no {PERSON_LABEL!r} class (labels: {shown} ...)"
+            self.fallback_reason = (
+                f"the detector {self.model_id!r} has no {PERSON_LABEL!r} class (labels: {shown} ...)"
+            )
             return
         self.model = model.eval()
         if self.device is not None:
@@ -150,7 +158,9 @@ class PersonDetector:
     __call__ = detect
 
     def __repr__(self) -> str:
-        state = f"fallback: {self.fallback_reason}" if self.is_fallback else f"person ids {self.person_label_ids}"
+        state = (
+            f"fallback: {self.fallback_reason}" if self.is_fallback else f"person ids {self.person_label_ids}"
+        )
         return f"PersonDetector({self.model_id!r}, threshold={self.threshold}, {state})"
 
 

@@ -1,10 +1,11 @@
 """Converted-model Hub folders: complete them, check them, upload them.
 
-A Hub folder of a HardMo model holds ``config.json`` (with ``auto_map``), ``model.safetensors`` (never any SMPL
-data), ``preprocessor_config.json`` (the crop rule), ``README.md`` (the model card) and the flat model code
-(``*_hardmo.py``) that ``trust_remote_code=True`` loads. The converters write all of it; :func:`finalize_hub_folder`
-adds the processor and card to an older or hand-made folder, :func:`check_hub_folder` proves a folder is
-complete and clean, and :func:`push_model_folder` uploads a checked folder with ``huggingface_hub``
+A Hub folder of a HardMo model holds ``config.json`` (with ``auto_map``), ``model.safetensors`` (never any
+SMPL data), ``preprocessor_config.json`` (the crop rule), ``README.md`` (the model card) and the flat model
+code (``*_hardmo.py``) that ``trust_remote_code=True`` loads. The converters write all of it;
+:func:`finalize_hub_folder` adds the processor and card to an older or hand-made folder,
+:func:`check_hub_folder` proves a folder is complete and clean, and :func:`push_model_folder` uploads a
+checked folder with ``huggingface_hub``
 (``hardmo-hf push-model DIR --repo-id ... [--dry-run] [--private]``).
 """
 
@@ -90,19 +91,31 @@ def check_hub_folder(folder: str | Path) -> HubFolderReport:
         if IGNORED.search(relative):
             continue
         report.files.append((relative, path.stat().st_size))
-        if BODY_MODEL_FILE.search(path.name) and path.suffix.lower() in (".pkl", ".npz", ".npy", ".pt", ".pth"):
-            report.problems.append(f"{relative} looks like licensed body-model data: remove it (SMPL is never shared)")
+        if BODY_MODEL_FILE.search(path.name) and path.suffix.lower() in (
+            ".pkl",
+            ".npz",
+            ".npy",
+            ".pt",
+            ".pth",
+        ):
+            report.problems.append(
+                f"{relative} looks like licensed body-model data: remove it (SMPL is never shared)"
+            )
     names = {name for name, _ in report.files}
     problems = report.problems
 
     config = _read_json(folder / CONFIG_FILE, problems)
     if config is not None:
         if config.get("model_type") not in MODEL_TYPES:
-            problems.append(f"{CONFIG_FILE}: model_type {config.get('model_type')!r} is not one of {MODEL_TYPES}")
+            problems.append(
+                f"{CONFIG_FILE}: model_type {config.get('model_type')!r} is not one of {MODEL_TYPES}"
+            )
         auto_map = config.get("auto_map") or {}
         for auto_class in ("AutoConfig", "AutoModel"):
             if auto_class not in auto_map:
-                problems.append(f"{CONFIG_FILE}: auto_map has no {auto_class} entry (trust_remote_code would fail)")
+                problems.append(
+                    f"{CONFIG_FILE}: auto_map has no {auto_class} entry (trust_remote_code would fail)"
+                )
         _check_auto_map(auto_map, names, CONFIG_FILE, problems)
 
     weights = sorted(name for name in names if re.fullmatch(r"model(-\d+-of-\d+)?\.safetensors", name))
@@ -111,7 +124,9 @@ def check_hub_folder(folder: str | Path) -> HubFolderReport:
     for name in weights:
         try:
             if bad := find_smpl_tensors(folder / name):
-                problems.append(f"{name} holds SMPL data ({', '.join(bad[:5])}): reconvert, SMPL must never be shared")
+                problems.append(
+                    f"{name} holds SMPL data ({', '.join(bad[:5])}): reconvert, SMPL must never be shared"
+                )
         except Exception as exc:  # noqa: BLE001 (a corrupt file is a problem to report, whatever the error)
             problems.append(f"{name} is not a readable safetensors file: {exc}")
     if any(name.endswith((".bin", ".ckpt", ".pth", ".pt")) for name in names):
@@ -146,11 +161,12 @@ def push_model_folder(
 
     Raises ``ValueError`` listing the problems when the check fails (nothing is uploaded then).
     """
-    if not re.fullmatch(r"[\w.-]+/[\w.-]+", repo_id or ""):
-        raise ValueError(f"--repo-id must look like OWNER/NAME, got {repo_id!r}")
+    check_repo_id(repo_id)
     report = check_hub_folder(folder)
     if not report.ok:
-        raise ValueError(f"{folder} is not ready to upload:\n" + "\n".join(f"  - {p}" for p in report.problems))
+        raise ValueError(
+            f"{folder} is not ready to upload:\n" + "\n".join(f"  - {p}" for p in report.problems)
+        )
     if dry_run:
         return report
     from huggingface_hub import HfApi
@@ -171,6 +187,12 @@ def push_model_folder(
 # ------------------------------------------------------------------------------------------------------
 # Checks
 # ------------------------------------------------------------------------------------------------------
+def check_repo_id(repo_id: str) -> None:
+    """Raise ``ValueError`` unless ``repo_id`` looks like ``OWNER/NAME``."""
+    if not re.fullmatch(r"[\w.-]+/[\w.-]+", repo_id or ""):
+        raise ValueError(f"--repo-id must look like OWNER/NAME, got {repo_id!r}")
+
+
 def _read_json(path: Path, problems: list[str]) -> dict | None:
     if not path.is_file():
         problems.append(f"no {path.name}")
@@ -223,12 +245,18 @@ def _check_code_file(folder: Path, name: str, names: set[str], problems: list[st
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom):
             if node.level > 1:
-                problems.append(f"{name}: line {node.lineno} imports from a parent package (remote code must be flat)")
+                problems.append(
+                    f"{name}: line {node.lineno} imports from a parent package (remote code must be flat)"
+                )
             elif node.level == 1 and node.module and f"{node.module}.py" not in names:
-                problems.append(f"{name}: line {node.lineno} imports .{node.module}, but {node.module}.py is missing")
+                problems.append(
+                    f"{name}: line {node.lineno} imports .{node.module}, but {node.module}.py is missing"
+                )
             elif node.level == 0 and (node.module or "").split(".")[0] == "hardmo_hf":
                 problems.append(f"{name}: line {node.lineno} imports hardmo_hf (remote code must not)")
-        elif isinstance(node, ast.Import) and any(alias.name.split(".")[0] == "hardmo_hf" for alias in node.names):
+        elif isinstance(node, ast.Import) and any(
+            alias.name.split(".")[0] == "hardmo_hf" for alias in node.names
+        ):
             problems.append(f"{name}: line {node.lineno} imports hardmo_hf (remote code must not)")
 
 
@@ -239,4 +267,4 @@ def _human_size(size: int) -> str:
     return f"{size} B"
 
 
-__all__ = ["HubFolderReport", "check_hub_folder", "finalize_hub_folder", "push_model_folder"]
+__all__ = ["HubFolderReport", "check_hub_folder", "check_repo_id", "finalize_hub_folder", "push_model_folder"]

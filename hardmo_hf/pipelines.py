@@ -102,7 +102,9 @@ class HumanMeshRecoveryPipeline(Pipeline):
             from PIL import Image
 
             if inputs.dtype != np.uint8 or inputs.ndim not in (2, 3):
-                raise ValueError(f"numpy images must be (H, W, 3) uint8 RGB, got {inputs.dtype} {inputs.shape}")
+                raise ValueError(
+                    f"numpy images must be (H, W, 3) uint8 RGB, got {inputs.dtype} {inputs.shape}"
+                )
             inputs = Image.fromarray(inputs)
         image = load_image(inputs, timeout=timeout)
         if boxes is None:

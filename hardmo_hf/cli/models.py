@@ -96,8 +96,9 @@ def _register_push_model(subparsers) -> None:
 
 
 def _run_push_model(args: argparse.Namespace) -> int:
-    from ..model_hub import check_hub_folder, push_model_folder
+    from ..model_hub import check_hub_folder, check_repo_id, push_model_folder
 
+    check_repo_id(args.repo_id)
     report = check_hub_folder(args.folder)
     print(report.summary())
     if not report.ok:

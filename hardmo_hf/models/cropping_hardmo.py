@@ -170,6 +170,7 @@ def _blur_at(window: _ImageWindow, rows: np.ndarray, cols: np.ndarray, sigmas, m
     vertical[:, in_image] = acc
     if sigma_x <= 1e-15:
         return vertical
+
     # Axis 1 at the requested columns.
     def at(k):
         return vertical[:, np.searchsorted(needed_cols, col_taps[k])]
@@ -340,7 +341,9 @@ def _patch_matrix(center: np.ndarray, side: float, size: int) -> np.ndarray:
     return np.array(_solve_lu(a, b), dtype=np.float64).reshape(2, 3)
 
 
-def crop_hmr2(image: np.ndarray, center: np.ndarray, side: float, size: int, antialias: bool = True) -> np.ndarray:
+def crop_hmr2(
+    image: np.ndarray, center: np.ndarray, side: float, size: int, antialias: bool = True
+) -> np.ndarray:
     """``"hmr2"`` crop of one window: ``(H, W, C)`` uint8 image -> ``(size, size, C)`` float64, 0..255.
 
     Without blurring the patch holds OpenCV's rounded ``uint8`` values; with the anti-aliasing blur it holds
@@ -394,7 +397,9 @@ def _zoom_taps(n: int, out_n: int):
     return _border_map(lower, n, "mirror"), _border_map(lower + 1, n, "mirror"), frac
 
 
-def crop_spin(image: np.ndarray, center: np.ndarray, side: float, size: int, antialias: bool = True) -> np.ndarray:
+def crop_spin(
+    image: np.ndarray, center: np.ndarray, side: float, size: int, antialias: bool = True
+) -> np.ndarray:
     """``"spin"`` crop of one window: ``(H, W, C)`` uint8 image -> ``(size, size, C)`` float64, 0..255.
 
     The integer window is resized like ``skimage.transform.resize(window, (size, size))``: Gaussian

@@ -11,12 +11,12 @@ Coordinate frames
 * **Image pixels**: x right, y down, origin at the top-left corner of the top-left pixel, so pixel ``(row i,
   column j)`` has its centre at ``(j, i)`` and a box covering a ``W x H`` image is ``[0, 0, W, H]``.
   Boxes are ``[x1, y1, x2, y2]`` in image pixels.
-* **Crop window**: the square of side ``box_size`` px centred at ``box_center`` (image px) that is resampled to
-  the ``image_size`` x ``image_size`` patch; patch px = ``(image px - box_center) * image_size / box_size +
+* **Crop window**: the square of side ``box_size`` px centred at ``box_center`` (image px) that is resampled
+  to the ``image_size`` x ``image_size`` patch; patch px = ``(image px - box_center) * image_size / box_size +
   image_size / 2``.
 * **Camera frame** (OpenCV convention): x right, y down, z forward, metres. SMPL rotations are in this frame
-  (``global_orient`` rotates the body into it); the body's root-relative mesh plus ``camera_translation`` is in
-  it.
+  (``global_orient`` rotates the body into it); the body's root-relative mesh plus ``camera_translation`` is
+  in it.
 * **Full-image camera**: a pinhole camera with one focal length ``focal_length`` px and the principal point
   at the image centre ``(W / 2, H / 2)``; a camera-frame point ``(X, Y, Z)`` projects to
   ``(f X / Z + W / 2, f Y / Z + H / 2)`` image px. As in 4D-Humans' demo (``cam_crop_to_full``),
@@ -69,7 +69,7 @@ class HardMoImageProcessorKwargs(TypedDict, total=False):
 
 
 class HardMoImageProcessor(BaseImageProcessor):
-    r"""Crops people out of images for the HardMo models and turns the models' outputs into per-person results.
+    r"""Crops people out of images for the HardMo models; turns the models' outputs into per-person results.
 
     Args:
         crop_rule (`str`, *optional*, defaults to `"hmr2"`):
@@ -80,7 +80,7 @@ class HardMoImageProcessor(BaseImageProcessor):
             resize; normalised as ``(x / 255 - mean) / std`` in float32). See :mod:`.cropping_hardmo`.
         image_size (`int`, *optional*, defaults to 256): side ``S`` of the square patch in pixels.
         bbox_aspect_ratio (`tuple[float, float]`, *optional*, defaults to `(192, 256)`): ``(width, height)``
-            aspect the box is grown to before taking its longer side (``"hmr2"`` rule); ``None`` keeps the box.
+            aspect the box is grown to before taking its longer side (``"hmr2"`` rule); ``None`` keeps it.
         antialias (`bool`, *optional*, defaults to `True`): blur before shrinking, as upstream. ``False``
             departs from upstream (faster on large boxes, aliased crops).
         image_mean (`tuple[float]`, *optional*, defaults to ImageNet's): per-channel RGB mean in [0, 1].
@@ -118,9 +118,13 @@ class HardMoImageProcessor(BaseImageProcessor):
             raise ValueError(f"image_size must be a positive number of pixels, got {image_size}")
         if bbox_aspect_ratio is not None:
             if len(bbox_aspect_ratio) != 2 or min(bbox_aspect_ratio) <= 0:
-                raise ValueError(f"bbox_aspect_ratio must be (width, height) > 0 or None, got {bbox_aspect_ratio}")
+                raise ValueError(
+                    f"bbox_aspect_ratio must be (width, height) > 0 or None, got {bbox_aspect_ratio}"
+                )
             if crop_rule == "spin":
-                raise ValueError("bbox_aspect_ratio applies to the 'hmr2' crop rule only; SPIN crops are square")
+                raise ValueError(
+                    "bbox_aspect_ratio applies to the 'hmr2' crop rule only; SPIN crops are square"
+                )
             bbox_aspect_ratio = [float(v) for v in bbox_aspect_ratio]
         if len(image_mean) != 3 or len(image_std) != 3 or min(image_std) <= 0:
             raise ValueError(f"image_mean/image_std need 3 values (std > 0), got {image_mean} / {image_std}")
@@ -156,8 +160,8 @@ class HardMoImageProcessor(BaseImageProcessor):
         Args:
             images: one image or a list of images: ``PIL.Image.Image``, ``numpy.ndarray`` ``(H, W, 3)`` /
                 ``(H, W, 4)`` / ``(H, W)`` uint8 RGB(A) or grey, or a file path / URL (decoded with its EXIF
-                orientation applied, as ``cv2.imread`` does). In-memory images are used as given: boxes refer to
-                their pixels.
+                orientation applied, as ``cv2.imread`` does). In-memory images are used as given: boxes refer
+                to their pixels.
             boxes: person boxes ``[x1, y1, x2, y2]`` in image pixels. For one image an array-like ``(K, 4)``
                 (or one ``(4,)`` box); for a list of images a list with one such entry per image. ``None``
                 (or a ``None`` entry) uses the whole image as one box. ``K = 0`` is allowed (no crops).
@@ -239,11 +243,11 @@ class HardMoImageProcessor(BaseImageProcessor):
                 ``(N, V, 3)`` and ``joints`` ``(N, 45, 3)`` (metres, body frame) from an attached body model.
             inputs: what :meth:`preprocess` returned for those crops.
             body_model: optional callable ``(global_orient=, body_pose=, betas=)`` taking rotation matrices
-                and returning ``vertices`` and ``joints45`` (an object or a dict; e.g. ``SMPLBodyModel``), used
-                when ``outputs`` carries no mesh.
+                and returning ``vertices`` and ``joints45`` (an object or a dict; e.g. ``SMPLBodyModel``),
+                used when ``outputs`` carries no mesh.
 
         Returns:
-            ``results[m]`` lists the people of image ``m`` in box order; each person is a dict of numpy arrays:
+            ``results[m]`` lists the people of image ``m`` in box order; each person is a dict of arrays:
 
             - ``box`` ``(4,)`` the input box, ``box_center`` ``(2,)``, ``box_size`` ``()``: image px;
             - ``global_orient`` ``(3,)``, ``body_pose`` ``(3 (J - 1),)`` (69 for SMPL): axis-angle, radians;
@@ -297,8 +301,13 @@ class HardMoImageProcessor(BaseImageProcessor):
         if vertices is not None:
             vertices = vertices.detach().double().cpu() + translation[:, None, :]
         if joints is not None:
-            keypoints_3d = joints.detach().double().cpu()[:, list(SMPLX45_TO_WHOLEBODY33)] + translation[:, None, :]
-            keypoints_2d = keypoints_3d[..., :2] / keypoints_3d[..., 2:3] * focal[:, None, None] + principal_point[:, None]
+            keypoints_3d = (
+                joints.detach().double().cpu()[:, list(SMPLX45_TO_WHOLEBODY33)] + translation[:, None, :]
+            )
+            keypoints_2d = (
+                keypoints_3d[..., :2] / keypoints_3d[..., 2:3] * focal[:, None, None]
+                + principal_point[:, None]
+            )
 
         num_images = int(_as_tensor(inputs["image_sizes"]).reshape(-1, 2).shape[0])
         image_index = _as_tensor(inputs["image_index"]).reshape(-1).long().tolist()
@@ -375,7 +384,9 @@ def _to_rgb_uint8(image, index: int) -> np.ndarray:
         return np.asarray(image, dtype=np.uint8)
     if isinstance(image, np.ndarray):
         if image.dtype != np.uint8:
-            raise ValueError(f"image {index}: numpy images must be uint8 RGB (0..255), got dtype {image.dtype}")
+            raise ValueError(
+                f"image {index}: numpy images must be uint8 RGB (0..255), got dtype {image.dtype}"
+            )
         if image.ndim == 2:
             return np.repeat(image[:, :, None], 3, axis=2)
         if image.ndim == 3 and image.shape[2] in (3, 4):
@@ -398,11 +409,14 @@ def _validate_boxes(boxes, index: int) -> np.ndarray:
     if array.size == 0:
         return np.zeros((0, 4), np.float32)
     if array.ndim != 2 or array.shape[1] != 4:
-        raise ValueError(f"boxes of image {index} must be (K, 4) [x1, y1, x2, y2] px, got shape {array.shape}")
+        raise ValueError(
+            f"boxes of image {index} must be (K, 4) [x1, y1, x2, y2] px, got shape {array.shape}"
+        )
     for k, box in enumerate(array):
         if not np.all(np.isfinite(box)) or box[2] <= box[0] or box[3] <= box[1]:
             raise ValueError(
-                f"box {k} of image {index} is {box.tolist()}: need finite [x1, y1, x2, y2] px with x2 > x1 and y2 > y1"
+                f"box {k} of image {index} is {box.tolist()}: "
+                "need finite [x1, y1, x2, y2] px with x2 > x1 and y2 > y1"
             )
     return array.astype(np.float32)
 

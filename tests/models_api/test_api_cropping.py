@@ -26,7 +26,7 @@ def reference():
 
 @pytest.mark.parametrize("rule, aspect", [("hmr2", (192, 256)), ("hmr2_no_aspect", None)])
 def test_hmr2_crops_match_opencv(reference, rule, aspect):
-    """Every box (inside, partly outside, tiny, larger than the image: blurred) as cv2.warpAffine + skimage."""
+    """Every box (inside, partly outside, tiny, larger than the image: blurred) as cv2 + skimage make it."""
     image, boxes = reference["image"], reference["boxes"]
     size = reference[f"{rule}_crops"].shape[1]
     for k, box in enumerate(boxes):
@@ -85,7 +85,7 @@ def _touches_image(x, y, width=80, height=60):
 
 
 def test_blurred_hmr2_crop_of_a_gradient_keeps_the_gradient():
-    """A Gaussian blur leaves a linear image unchanged away from the borders, and the blurred warp is float."""
+    """A Gaussian blur leaves a linear image unchanged away from the borders; the blurred warp is float."""
     image, (a, b, c) = _linear_image()
     box = np.array([25.0, 20.0, 55.0, 40.0], np.float32)
     center, side = hmr2_crop_window(box, None)

@@ -1,4 +1,4 @@
-"""HardMoImageProcessor: crops and normalisation as upstream, inputs of every kind, save/load, post_process."""
+"""HardMoImageProcessor: crops and normalisation as upstream, every input kind, save/load, post_process."""
 
 from __future__ import annotations
 
@@ -40,7 +40,9 @@ def test_several_images_and_boxes(rgb_image):
     assert inputs["image_sizes"].tolist() == [[320, 240], [150, 100], [320, 240]]
     assert inputs["img_size"].tolist() == [[320, 240], [320, 240], [150, 100]]
     assert inputs["boxes"][2].tolist() == [0, 0, 150, 100]  # None: the whole image
-    for n, (image, box) in enumerate([(rgb_image, boxes[0][0]), (rgb_image, boxes[0][1]), (small, [0, 0, 150, 100])]):
+    for n, (image, box) in enumerate(
+        [(rgb_image, boxes[0][0]), (rgb_image, boxes[0][1]), (small, [0, 0, 150, 100])]
+    ):
         center, side = hmr2_crop_window(box, (192, 256))
         assert inputs["box_center"][n].tolist() == pytest.approx(center.tolist())
         assert float(inputs["box_size"][n]) == pytest.approx(side, rel=1e-6)
@@ -55,7 +57,9 @@ def test_spin_rule_normalises_in_float32_like_bedlam(rgb_image):
     inputs = processor(images=rgb_image, boxes=[box], return_tensors="np")
     center, side = spin_crop_window(box)
     crop = crop_spin(rgb_image, center, side, 224).transpose(2, 0, 1).astype(np.float32) / np.float32(255)
-    expected = (crop - IMAGENET_MEAN.astype(np.float32)[:, None, None]) / IMAGENET_STD.astype(np.float32)[:, None, None]
+    expected = (crop - IMAGENET_MEAN.astype(np.float32)[:, None, None]) / IMAGENET_STD.astype(np.float32)[
+        :, None, None
+    ]
     assert inputs["pixel_values"].shape == (1, 3, 224, 224)
     assert np.array_equal(inputs["pixel_values"][0], expected)
     assert float(inputs["box_size"][0]) == pytest.approx(220.5)
@@ -112,23 +116,39 @@ def test_save_and_load_keep_the_crop_rule(preset, tmp_path, rgb_image):
     processor.save_pretrained(tmp_path)
     config = (tmp_path / "preprocessor_config.json").read_text()
     assert '"crop_rule"' in config and '"bbox_aspect_ratio"' in config
-    for loaded in (HardMoImageProcessor.from_pretrained(tmp_path), AutoImageProcessor.from_pretrained(tmp_path)):
+    for loaded in (
+        HardMoImageProcessor.from_pretrained(tmp_path),
+        AutoImageProcessor.from_pretrained(tmp_path),
+    ):
         assert type(loaded) is HardMoImageProcessor
         assert loaded.to_dict() == processor.to_dict()
-        assert loaded.bbox_aspect_ratio == (None if PRESETS[preset]["bbox_aspect_ratio"] is None else [192.0, 256.0])
+        assert loaded.bbox_aspect_ratio == (
+            None if PRESETS[preset]["bbox_aspect_ratio"] is None else [192.0, 256.0]
+        )
     box = [[50, 30, 200, 220]]
-    assert np.array_equal(loaded(images=rgb_image, boxes=box)["pixel_values"], processor(images=rgb_image, boxes=box)["pixel_values"])
+    assert np.array_equal(
+        loaded(images=rgb_image, boxes=box)["pixel_values"],
+        processor(images=rgb_image, boxes=box)["pixel_values"],
+    )
 
 
 def test_presets_follow_the_model_config():
     from hardmo_hf.testing.models import tiny_config
 
-    expected = {"hmr2": ("hmr2", 256, [192.0, 256.0]), "hmr": ("hmr2", 224, None), "bedlam": ("spin", 224, None)}
+    expected = {
+        "hmr2": ("hmr2", 256, [192.0, 256.0]),
+        "hmr": ("hmr2", 224, None),
+        "bedlam": ("spin", 224, None),
+    }
     for kind, (rule, size, aspect) in expected.items():
         config = tiny_config(kind)
         assert preset_for_config(config) == kind
         processor = HardMoImageProcessor.for_model_config(config)
-        assert (processor.crop_rule, processor.image_size, processor.bbox_aspect_ratio) == (rule, size, aspect)
+        assert (processor.crop_rule, processor.image_size, processor.bbox_aspect_ratio) == (
+            rule,
+            size,
+            aspect,
+        )
     assert HardMoImageProcessor.for_model_config(tiny_config("hmr", image_size=256)).image_size == 256
     with pytest.raises(ValueError, match="bbox_aspect_ratio applies to the 'hmr2' crop rule only"):
         HardMoImageProcessor(crop_rule="spin", bbox_aspect_ratio=(192, 256))
