@@ -23,6 +23,8 @@ from __future__ import annotations
 import argparse
 import io
 import os
+
+os.environ.setdefault("LOGURU_LEVEL", "WARNING")  # datatrove's per-task logging during the builds
 import pickle
 import shutil
 import sys
@@ -38,7 +40,24 @@ sys.path.insert(0, str(REPO))
 CROP = 256
 
 
-def prepare(work: Path, size: tuple[int, int], clips_per_class: int, frames_per_clip: int):
+def one_person_per_frame(source: Path, target: Path) -> None:
+    """Copy a label tree keeping only the labels of the lowest person id of every frame."""
+    import re
+
+    label = re.compile(r"^(\d+)_(\d+)\.pyd$")
+    for directory, _, names in os.walk(source):
+        rel = Path(directory).relative_to(source)
+        first: dict[str, int] = {}
+        for match in filter(None, map(label.match, names)):
+            first[match[1]] = min(first.get(match[1], int(match[2])), int(match[2]))
+        (target / rel).mkdir(parents=True, exist_ok=True)
+        for name in names:
+            match = label.match(name)
+            if match is None or int(match[2]) == first[match[1]]:
+                shutil.copy2(Path(directory, name), target / rel / name)
+
+
+def prepare(work: Path, size: tuple[int, int], clips_per_class: int, frames_per_clip: int, single_person: bool):
     """Sample input -> built dataset (default shard options) + webdataset tars of the normal/train samples."""
     import pyarrow.parquet as pq
 
@@ -49,13 +68,22 @@ def prepare(work: Path, size: tuple[int, int], clips_per_class: int, frames_per_
     from hardmo_hf.data.writers import write_webdataset
 
     tag = f"{size[0]}x{size[1]}"
-    source, dataset, tars = work / f"stream_input_{tag}", work / f"stream_{tag}" / "hardmo", work / f"tars_{tag}"
+    source = work / f"stream_input_{tag}"
     if not (source / ".complete").exists():
         shutil.rmtree(source, ignore_errors=True)
         print(f"generating the {tag} input...", flush=True)
         make_sample_pipeline_output(source, clips_per_class=clips_per_class, frames_per_clip=frames_per_clip,
                                     image_size=size, include_bad_records=False, progress=True)
         (source / ".complete").write_text("")
+    if single_person:
+        tag += "_single"
+        single = work / f"stream_input_{tag}"
+        if not (single / ".complete").exists():
+            shutil.rmtree(single, ignore_errors=True)
+            one_person_per_frame(source, single)
+            (single / ".complete").write_text("")
+        source = single
+    dataset, tars = work / f"stream_{tag}" / "hardmo", work / f"tars_{tag}"
     if not (dataset / "manifest.json").exists():
         shutil.rmtree(dataset.parent, ignore_errors=True)
         build(BuildConfig(str(source), str(dataset)), workers=2, progress=False)
@@ -165,9 +193,10 @@ def rate_dataloader(dataset: Path, workers: int) -> float:
     return count / (time.perf_counter() - start)
 
 
-def bench_size(work: Path, size, repeats: int, clips_per_class: int, frames_per_clip: int, dataloader: bool):
-    dataset, tars, blobs, num_files = prepare(work, size, clips_per_class, frames_per_clip)
-    tag = f"{size[0]}x{size[1]}"
+def bench_size(work: Path, size, repeats: int, clips_per_class: int, frames_per_clip: int, dataloader: bool,
+               single_person: bool):
+    dataset, tars, blobs, num_files = prepare(work, size, clips_per_class, frames_per_clip, single_person)
+    tag = f"{size[0]}x{size[1]}" + (", one person per frame" if single_person else ", 1-2 people per frame")
     print(f"\n[{tag}] {len(blobs):,} samples of normal/train in {num_files} shards, "
           f"mean JPEG {np.mean([len(b) for b in blobs]) / 1024:.0f} KiB; {len(tars)} tars")
     rates = {"pil": [], "datasets": [], "tars": []}
@@ -204,6 +233,10 @@ def main(argv=None) -> int:
     parser.add_argument("--frames-per-clip", type=int, default=20)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--no-dataloader", action="store_true")
+    parser.add_argument("--single-person", action="store_true",
+                        help="keep one person per frame: the tars then decode as many images as the dataset (a "
+                             "tar reader decodes a frame once for all its people; a row per person decodes it "
+                             "per row)")
     args = parser.parse_args(argv)
     args.work.mkdir(parents=True, exist_ok=True)
     load = os.getloadavg()
@@ -211,7 +244,7 @@ def main(argv=None) -> int:
     for index, text in enumerate(args.sizes.split(",")):
         size = tuple(int(v) for v in text.lower().split("x"))
         bench_size(args.work, size, args.repeats, args.clips_per_class, args.frames_per_clip,
-                   dataloader=not args.no_dataloader and index == 0)
+                   dataloader=not args.no_dataloader and index == 0, single_person=args.single_person)
     return 0
 
 
