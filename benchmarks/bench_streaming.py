@@ -105,12 +105,13 @@ def prepare(work: Path, size: tuple[int, int], clips_per_class: int, frames_per_
     return dataset, sorted(tars.glob("*.tar")), blobs, len(files)
 
 
-def paired_blocks(dataset: Path, tars, blobs, block: int = 100) -> dict[str, list[float]]:
-    """Seconds per sample of the three readers, measured block by block in lockstep.
+def paired_blocks(dataset: Path, tars, blobs, block: int = 100) -> dict[str, dict[str, list[float]]]:
+    """Wall and CPU seconds per sample of the three readers, measured block by block in lockstep.
 
     The machine's load changes by the second, so the three readers take turns on blocks of ``block`` samples
-    (datasets stream, tar reader, PIL loop over the bytes of the same rows) and each block's times are
-    compared with those of its neighbours. The first sample of each stream (setup) is not timed.
+    (datasets stream, tar reader, PIL loop over the bytes of the same rows) and each block is compared with its
+    neighbours. CPU time (``time.process_time``: this process, all its threads) is what a reader costs on a
+    machine of its own; wall time is what it took here. The first sample of each stream (setup) is not timed.
     """
     from datasets import load_dataset
     from PIL import Image
@@ -119,20 +120,27 @@ def paired_blocks(dataset: Path, tars, blobs, block: int = 100) -> dict[str, lis
     samples = iter_tar_samples(tars)
     next(stream)
     next(samples)
-    times = {"datasets": [], "tars": [], "pil": []}
-    for start in range(1, len(blobs) - block + 1, block):
-        begin = time.perf_counter()
+    times = {clock: {"datasets": [], "tars": [], "pil": []} for clock in ("wall", "cpu")}
+
+    def timed(name, work):
+        wall, cpu = time.perf_counter(), time.process_time()
+        work()
+        times["wall"][name].append((time.perf_counter() - wall) / block)
+        times["cpu"][name].append((time.process_time() - cpu) / block)
+
+    def read_stream():
         for _ in range(block):
             assert next(stream)["image"].size[0] > 0
-        times["datasets"].append((time.perf_counter() - begin) / block)
-        begin = time.perf_counter()
+
+    def read_tars():
         for _ in range(block):
             next(samples)
-        times["tars"].append((time.perf_counter() - begin) / block)
-        begin = time.perf_counter()
-        for data in blobs[start:start + block]:
-            Image.open(io.BytesIO(data)).load()
-        times["pil"].append((time.perf_counter() - begin) / block)
+
+    for start in range(1, len(blobs) - block + 1, block):
+        timed("datasets", read_stream)
+        timed("tars", read_tars)
+        chunk = blobs[start:start + block]
+        timed("pil", lambda chunk=chunk: [Image.open(io.BytesIO(data)).load() for data in chunk])
     return times
 
 
@@ -219,20 +227,21 @@ def bench_size(work: Path, size, repeats: int, clips_per_class: int, frames_per_
     tag = f"{size[0]}x{size[1]}" + (", one person per frame" if single_person else ", 1-2 people per frame")
     print(f"\n[{tag}] {len(blobs):,} samples of normal/train in {num_files} shards, "
           f"mean JPEG {np.mean([len(b) for b in blobs]) / 1024:.0f} KiB; {len(tars)} tars")
-    times = {"datasets": [], "tars": [], "pil": []}
+    times = {clock: {"datasets": [], "tars": [], "pil": []} for clock in ("wall", "cpu")}
     for _ in range(repeats):
-        for name, values in paired_blocks(dataset, tars, blobs).items():
-            times[name] += values
+        for clock, by_reader in paired_blocks(dataset, tars, blobs).items():
+            for name, values in by_reader.items():
+                times[clock][name] += values
     overhead = rate_datasets_without_decode(dataset)
-    for name, values in times.items():
-        print(f"  {name:<9} samples/s: median over {len(values)} blocks {1 / statistics.median(values):,.0f}, "
-              f"fastest block {1 / min(values):,.0f}")
-    print(f"  datasets without image decode: {overhead:,.0f} samples/s = {1e6 / overhead:.0f} us per row")
+    for clock, by_reader in times.items():
+        print(f"  {clock} time, samples/s (median over {len(by_reader['pil'])} blocks): "
+              + ", ".join(f"{name} {1 / statistics.median(values):,.0f}" for name, values in by_reader.items()))
+    print(f"  datasets without image decode: {overhead:,.0f} samples/s = {1e6 / overhead:.0f} us per row (wall)")
     for other, goal in (("pil", 0.8), ("tars", 1.0)):
-        ratios = [b / a for a, b in zip(times["datasets"], times[other])]
-        print(f"  RATIO datasets / {'PIL loop' if other == 'pil' else 'webdataset tars'} = "
-              f"{statistics.median(ratios):.3f} (median of block pairs; "
-              f"total-time ratio {sum(times[other]) / sum(times['datasets']):.3f})   (goal >= {goal})")
+        label = "PIL loop" if other == "pil" else "webdataset tars"
+        for clock, by_reader in times.items():
+            ratios = [b / a for a, b in zip(by_reader["datasets"], by_reader[other])]
+            print(f"  RATIO datasets / {label} ({clock} time) = {statistics.median(ratios):.3f}   (goal >= {goal})")
     if dataloader:
         loader = {1: [], 2: []}
         for _ in range(repeats):  # alternate, so each 2-worker run has a 1-worker run under similar load
