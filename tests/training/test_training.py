@@ -93,6 +93,7 @@ def test_a_few_trainer_steps_lower_the_loss(sample_dataset, synthetic_smpl_dir, 
 def test_train_cli_writes_a_hub_folder_that_loads_and_evaluates(tiny_hmr2_dir, sample_dataset, synthetic_smpl_dir,
                                                                  tmp_path, one_thread):
     import json
+    import shutil
 
     from transformers import AutoImageProcessor, AutoModel
 
@@ -115,11 +116,19 @@ def test_train_cli_writes_a_hub_folder_that_loads_and_evaluates(tiny_hmr2_dir, s
     assert AutoImageProcessor.from_pretrained(out).image_size == 256
     changed = [n for n, p in tuned.state_dict().items() if not torch.equal(p, start.state_dict()[n])]
     assert changed  # three AdamW steps moved the weights
+    # Evaluate it with an SMPL folder that has no J19 regressor: the model path without J19 (BODY_25 rows only,
+    # SMPL-pelvis root) must still give a complete table.
+    smpl_only = tmp_path / "smpl_only"
+    smpl_only.mkdir()
+    shutil.copy(synthetic_smpl_dir / "SMPL_NEUTRAL.pkl", smpl_only)
     eval_out = tmp_path / "eval"
     assert cli(["evaluate", "--model", str(out), "--dataset", str(sample_dataset), "--config", "foot_p2",
-                "--limit", "4", "--batch-size", "4", "--num-workers", "0", "--smpl", str(synthetic_smpl_dir),
+                "--limit", "4", "--batch-size", "4", "--num-workers", "0", "--smpl", str(smpl_only),
                 "--out", str(eval_out), "--no-progress"]) == 0
-    assert json.loads((eval_out / "results.json").read_text())["num_samples"] == 4
+    results = json.loads((eval_out / "results.json").read_text())
+    assert results["num_samples"] == 4 and results["protocol"]["paper_root"] is False
+    m = results["metrics"]
+    assert all(np.isfinite([m["mpjpe"]["body"], m["pa_mpjpe"]["foot"], m["kpl2"], m["pck"]["body"]["0.05"]]))
 
 
 @pytest.mark.parametrize("preset", ["hmr2", "hmr"])
