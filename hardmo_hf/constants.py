@@ -79,6 +79,14 @@ BBOX_SCALE_UNIT = 200.0  # "scale" fields are box size / 200 px
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
+# ----------------------------------------------------------------------------------------------------
+# Hugging Face Hub homes (defaults; every command that uses them also takes an explicit repo id)
+# ----------------------------------------------------------------------------------------------------
+HUB_MODEL_4DHUMANS = "hardmo/HardMo-4DHumans"
+HUB_MODEL_HMR = "hardmo/HardMo-HMR"
+HUB_DATASET = "hardmo/HardMo"
+HUB_SPACE = "hardmo/hardmo-demo"
+
 DATASET_LICENSE = "cc-by-sa-4.0"
 CITATION = """@inproceedings{liao2024hardmo,
   title     = {HardMo: A Large-Scale Hardcase Dataset for Motion Capture},

@@ -59,6 +59,8 @@ FINGERTIP_NAMES = (
 )
 NUM_FINGERTIPS = 10
 FINGERTIP_FLIP_PERMUTATION = (5, 6, 7, 8, 9, 0, 1, 2, 3, 4)
+# smplx-45 rows of the 10 fingertips, in ``hand_keypoints_2d`` order (left thumb..pinky, right thumb..pinky).
+SMPLX45_FINGERTIPS = tuple(range(35, 45))
 
 # ----------------------------------------------------------------------------------------------------
 # COCO-WholeBody
@@ -108,6 +110,13 @@ WHOLEBODY33_FROM_WHOLEBODY133 = tuple(range(23)) + WHOLEBODY_FINGERTIPS
 WHOLEBODY33_NAMES = COCO17_NAMES + WHOLEBODY_FOOT_NAMES + FINGERTIP_NAMES
 WHOLEBODY33_FLIP_PERMUTATION = (
     COCO17_FLIP_PERMUTATION + (20, 21, 22, 17, 18, 19) + tuple(23 + i for i in FINGERTIP_FLIP_PERMUTATION)
+)
+# Bones of the WholeBody-33 layout for drawing: COCO-17 limbs and face, ankle -> foot points, wrist -> fingertips.
+WHOLEBODY33_SKELETON = (
+    (15, 13), (13, 11), (16, 14), (14, 12), (11, 12), (5, 11), (6, 12), (5, 6), (5, 7), (6, 8), (7, 9),
+    (8, 10), (1, 2), (0, 1), (0, 2), (1, 3), (2, 4), (3, 5), (4, 6),
+    (15, 17), (15, 18), (15, 19), (16, 20), (16, 21), (16, 22),
+    (9, 23), (9, 24), (9, 25), (9, 26), (9, 27), (10, 28), (10, 29), (10, 30), (10, 31), (10, 32),
 )
 SMPLX45_TO_WHOLEBODY33 = (
     24, 26, 25, 28, 27, 16, 17, 18, 19, 20, 21, 1, 2, 4, 5, 7, 8,
