@@ -259,3 +259,12 @@ def test_post_process_handles_smplx_bodies_and_rejects_mismatches(rgb_image):
     too_few, _ = _fake_outputs(1)
     with pytest.raises(ValueError, match="1 people but inputs describe 2 crops"):
         processor.post_process(too_few, inputs)
+
+
+def test_remote_code_copies_of_constants_match_the_package():
+    """The flat model folder cannot import hardmo_hf.constants; its copies must not drift."""
+    from hardmo_hf import constants
+    from hardmo_hf.models import image_processing_hardmo
+
+    assert image_processing_hardmo.IMAGENET_MEAN == constants.IMAGENET_MEAN
+    assert image_processing_hardmo.IMAGENET_STD == constants.IMAGENET_STD
