@@ -26,7 +26,7 @@ _LAZY = {
     "write_hub_folder": "conversion_utils",
 }
 
-__all__ = sorted(_LAZY)
+__all__ = list(_LAZY)
 
 
 def __getattr__(name: str):

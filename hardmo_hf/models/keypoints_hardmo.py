@@ -59,6 +59,8 @@ FINGERTIP_NAMES = (
 )
 NUM_FINGERTIPS = 10
 FINGERTIP_FLIP_PERMUTATION = (5, 6, 7, 8, 9, 0, 1, 2, 3, 4)
+# smplx-45 rows of the 10 fingertips, in ``hand_keypoints_2d`` order (left thumb..pinky, right thumb..pinky).
+SMPLX45_FINGERTIPS = tuple(range(35, 45))
 
 # ----------------------------------------------------------------------------------------------------
 # COCO-WholeBody
