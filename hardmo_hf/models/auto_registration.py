@@ -23,7 +23,16 @@ logger = logging.getLogger(__name__)
 
 _PACKAGE = __name__.rsplit(".", 1)[0]  # hardmo_hf.models
 _PIPELINES_MODULE = "transformers.pipelines"
-_WATCHED = ("transformers", _PIPELINES_MODULE, f"{_PACKAGE}.configuration_hardmo", f"{_PACKAGE}.modeling_hardmo")
+# Registration is retried after each of these finishes executing: transformers itself, and every module that
+# registration imports and that may be the one pulling transformers in (then it is still half-initialised).
+_WATCHED = (
+    "transformers",
+    _PIPELINES_MODULE,
+    f"{_PACKAGE}.configuration_hardmo",
+    f"{_PACKAGE}.modeling_hardmo",
+    f"{_PACKAGE}.image_processing_hardmo",
+    f"{_PACKAGE.rsplit('.', 1)[0]}.pipelines",
+)
 _in_progress: set[str] = set()
 _state = {"registered": False, "registering": False, "pipeline_registered": False}
 
