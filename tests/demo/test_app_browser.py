@@ -105,6 +105,11 @@ def test_webcam_snapshot(browser, demo_server):
     page = _open(browser, demo_server)
     page.click("#image-input button[aria-label='Capture from camera']")
     page.get_by_text("Click to Access Webcam").click()
+    # Capture only once the fake camera delivers frames; a click before that captures nothing.
+    page.wait_for_function(
+        "() => { const v = document.querySelector('#image-input video');"
+        " return v && v.readyState >= 2 && v.videoWidth > 0; }"
+    )
     page.click("#image-input button[aria-label='capture photo']")
     page.locator("#image-input img").first.wait_for()
     page.get_by_label("HardMo-HMR", exact=True).check()
