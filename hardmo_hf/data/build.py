@@ -547,8 +547,9 @@ class _ProgressMonitor(threading.Thread):
     def run(self):
         from tqdm.auto import tqdm
 
-        with tqdm(total=len(self.plan.units), unit="unit", desc="hardmo build", disable=not self.enabled,
-                  dynamic_ncols=True) as bar:
+        # disable=None: no bar when stderr is not a terminal (CI logs), unless progress is off anyway
+        with tqdm(total=len(self.plan.units), unit="unit", desc="hardmo build",
+                  disable=None if self.enabled else True, dynamic_ncols=True) as bar:
             while True:
                 stopping = self._stop_event.wait(0.25)
                 units, records = self._units_done()
