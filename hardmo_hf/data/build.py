@@ -86,6 +86,7 @@ PLAN_VERSION = 1
 # Fault injection for the kill-and-resume tests: "<rank>:<records>" kills the whole build (its process
 # group, SIGKILL) once task <rank> has read that many input records.
 KILL_ENV = "HARDMO_BUILD_KILL_AT"
+PROGRESS_INTERVAL = 0.5  # seconds between a task's progress-file updates
 
 
 # How images are checked at build time (the reader's ``image_check`` option, and ours):
@@ -377,6 +378,7 @@ def run_task(output_dir, rank: int) -> dict:
             rejects.write(json.dumps(item.to_json(), sort_keys=True) + "\n")
 
         units = plan.units_of(rank)
+        last_progress = time.monotonic()
         for done, unit in enumerate(units, start=1):
             for item in reader.read_unit(params["input_dir"], unit, **params["reader_options"]):
                 counts["input"] += 1
@@ -421,7 +423,9 @@ def run_task(output_dir, rank: int) -> dict:
                 ids["subset"].append(record.subset)
                 ids["sample_id"].append(record.sample_id)
                 ids["source"].append(record.source)
-            paths["progress"].write_text(f"{done} {counts['input']}\n")
+            if done == len(units) or time.monotonic() - last_progress >= PROGRESS_INTERVAL:
+                paths["progress"].write_text(f"{done} {counts['input']}\n")  # small writes are slow: throttled
+                last_progress = time.monotonic()
         shards = writer.close()
 
     if counts["input"] != counts["accepted"] + counts["rejected"]:
@@ -547,8 +551,9 @@ class _ProgressMonitor(threading.Thread):
     def run(self):
         from tqdm.auto import tqdm
 
-        with tqdm(total=len(self.plan.units), unit="unit", desc="hardmo build", disable=not self.enabled,
-                  dynamic_ncols=True) as bar:
+        # disable=None: no bar when stderr is not a terminal (CI logs), unless progress is off anyway
+        with tqdm(total=len(self.plan.units), unit="unit", desc="hardmo build",
+                  disable=None if self.enabled else True, dynamic_ncols=True) as bar:
             while True:
                 stopping = self._stop_event.wait(0.25)
                 units, records = self._units_done()
