@@ -250,12 +250,16 @@ def _bilinear(values: np.ndarray, rows: np.ndarray, cols: np.ndarray, n_rows: in
     """OpenCV bilinear ``remap`` of an image known only at ``rows x cols`` (``values``), zero outside
     ``[0, n_rows) x [0, n_cols)``, at the fixed-point positions ``grid = (ix, iy, fx, fy)``."""
     ix, iy, fx, fy = grid
-    padded = np.zeros((len(rows) + 1, len(cols) + 1, values.shape[2]), dtype=values.dtype)
+    channels = values.shape[2]
+    padded = np.zeros((len(rows) + 1, len(cols) + 1, channels), dtype=values.dtype)
     padded[:-1, :-1] = values
-    y0, y1 = _slots(rows, iy, n_rows), _slots(rows, iy + 1, n_rows)
+    flat = padded.reshape(-1, channels)  # one row per pixel: gathers are block copies
+    stride = len(cols) + 1
+    y0, y1 = _slots(rows, iy, n_rows) * stride, _slots(rows, iy + 1, n_rows) * stride
     x0, x1 = _slots(cols, ix, n_cols), _slots(cols, ix + 1, n_cols)
-    p00, p01 = padded[y0, x0], padded[y0, x1]
-    p10, p11 = padded[y1, x0], padded[y1, x1]
+    shape = (*ix.shape, channels)
+    p00, p01 = flat.take(y0 + x0, axis=0).reshape(shape), flat.take(y0 + x1, axis=0).reshape(shape)
+    p10, p11 = flat.take(y1 + x0, axis=0).reshape(shape), flat.take(y1 + x1, axis=0).reshape(shape)
     wx1, wy1 = fx[..., None], fy[..., None]
     wx0, wy0 = _INTER_TAB_SIZE - wx1, _INTER_TAB_SIZE - wy1
     if values.dtype == np.uint8:
