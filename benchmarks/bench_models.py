@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import ctypes
 import functools
 import json
 import logging
@@ -49,10 +50,26 @@ def rss_bytes() -> int:
         return int(handle.read().split()[1]) * PAGE
 
 
+def _malloc_trim():
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:  # not glibc: RSS increases may then be hidden by the allocator's cache
+        return lambda: None
+    return lambda: libc.malloc_trim(0)
+
+
+release_free_memory = _malloc_trim()
+
+
 class PeakRSS:
-    """Samples the resident set size in a background thread while the ``with`` block runs."""
+    """Samples the resident set size in a background thread while the ``with`` block runs.
+
+    Freed heap memory is handed back to the OS first, so the increase is what the block allocates (activations)
+    rather than being hidden by memory the allocator kept from an earlier run.
+    """
 
     def __enter__(self):
+        release_free_memory()
         self.before = self.peak = rss_bytes()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
@@ -216,6 +233,12 @@ def bench_model(kind: str, batches: list[int], repeats: int) -> dict:
                 "batch": batch, "channels_last": channels_last, "speedup": reference["seconds"] / half["seconds"],
                 "max_abs_deviation": deviation(reference["output"], half["output"]),
             })
+    for batch in batches:
+        speed = {}
+        for run in result["runs"]:
+            if run["batch"] == batch:
+                speed[run["dtype"]] = max(speed.get(run["dtype"], 0.0), run["images_per_s"])
+        result.setdefault("best_bf16_over_best_fp32", {})[batch] = speed["bfloat16"] / speed["float32"]
     result["process_peak_rss_gib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     return result
 
@@ -234,6 +257,8 @@ def print_report(results: list[dict]) -> None:
                 line += (f"  {run['achieved_gflops']:.1f} GFLOP/s = {run['fraction_of_matmul']:.2f} x matmul "
                          f"({run['matmul_gflops']:.1f} GFLOP/s)")
             print(line)
+        for batch, ratio in result["best_bf16_over_best_fp32"].items():
+            print(f"batch {batch}: fastest bfloat16 variant / fastest float32 variant = {ratio:.2f}x")
         for entry in result["bf16"]:
             dev = ", ".join(f"{k} {v:.2e}" for k, v in entry["max_abs_deviation"].items())
             print(f"bf16 vs fp32 ({'channels_last' if entry['channels_last'] else 'contiguous'}, batch {entry['batch']}): "

@@ -104,7 +104,7 @@ class DemoEngine:
             if self._body_model is None and self.smpl_path is not None:
                 from ..models.body_model_hardmo import SMPLBodyModel
 
-                self._body_model = _MeshBodyModel(SMPLBodyModel(self.smpl_path)).eval()
+                self._body_model = SMPLBodyModel(self.smpl_path).eval()  # no J19: meshes and 2D keypoints only
         return self._body_model
 
     @property
@@ -252,23 +252,6 @@ class DemoEngine:
             )
             for k, person in enumerate(people)
         ]
-
-
-class _MeshBodyModel(torch.nn.Module):
-    """SMPL for the demo: the mesh and the 45 smplx joints (for the 2D keypoints), nothing else.
-
-    The demo needs no label-44 joints, so no J19 regressor is asked for; one instance serves every model.
-    """
-
-    def __init__(self, smpl: torch.nn.Module):
-        super().__init__()
-        self.smpl = smpl
-        self.faces = np.asarray(smpl.faces, dtype=np.int64)  # (13776, 3)
-
-    def forward(self, global_orient: torch.Tensor, body_pose: torch.Tensor, betas: torch.Tensor) -> dict:
-        """Rotation matrices (B,1,3,3), (B,23,3,3), betas (B,10) -> vertices (B,6890,3), joints45 (B,45,3), m."""
-        out = self.smpl(global_orient=global_orient, body_pose=body_pose, betas=betas)
-        return {"vertices": out.vertices, "joints45": out.joints45}
 
 
 def _np(value) -> np.ndarray:

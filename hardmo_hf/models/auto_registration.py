@@ -78,7 +78,7 @@ def _try_register() -> None:
             register_auto_classes()
         if not _state["pipeline_registered"] and _PIPELINES_MODULE in sys.modules:
             _register_pipeline()
-    except Exception as exc:  # never break the user's import
+    except Exception as exc:  # noqa: BLE001  (never break the user's import)
         logger.warning("could not register the HardMo classes with transformers: %s", exc)
     finally:
         _state["registering"] = False

@@ -253,6 +253,7 @@ def test_webdataset_tars_with_a_repeated_shard(sample_input, tmp_path):
     report = validate(out)
     assert report.ok, report.failure_summary()
     assert "no rows for foot_p1, foot_p2, hand" in next(c.detail for c in report.checks if c.name == "splits present")
+    assert "the clip is the subject" in (out / "README.md").read_text()  # no subject map given
 
 
 def test_image_completeness_check():
@@ -275,3 +276,25 @@ def test_image_completeness_check():
     assert not image_is_complete(png[: len(png) - 20], "png")
     with pytest.raises(ValueError, match="image check"):
         BuildConfig("in", "out", image_check="none")
+
+
+def test_the_card_documents_the_build(built):
+    from huggingface_hub import DatasetCard
+
+    from hardmo_hf.constants import CITATION, PROTOCOLS
+    from hardmo_hf.data.schema import COLUMN_DOCS
+
+    out, stats = built
+    text = (out / "README.md").read_text()
+    card = DatasetCard.load(out / "README.md").data.to_dict()
+    assert card["license"] == "cc-by-sa-4.0" and card["size_categories"] == ["n<1K"]
+    assert {"keypoint-detection", "image-to-3d"} <= set(card["task_categories"])
+    assert [c["config_name"] for c in card["configs"]] == ["normal", "foot_p1", "foot_p2", "hand"]
+    assert "repeats its image bytes" in text and CITATION in text and "![" in text
+    assert "Subjects come from the subject map" in text  # the sample has subjects.json
+    for protocol in PROTOCOLS.values():
+        assert protocol in text
+    for column in COLUMN_DOCS:
+        assert f"`{column}`" in text
+    for folder in stats["folders"].values():  # the statistics table has every subset x category x split
+        assert f"| {folder['subset']} | {folder['category']} |" in text

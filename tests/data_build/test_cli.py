@@ -24,8 +24,8 @@ def _run(args, cwd):
 def test_build_validate_stream(sample_input, tmp_path):
     root, summary = sample_input
     built = _run(["-m", "hardmo_hf.cli", "build", str(root), "--out", "hardmo", "--workers", "2",
-                  "--confidence-threshold", "0.3", "--seed", "1", "--test-fraction", "0.3", "--row-group-mb", "0.05",
-                  "--shard-mb", "0.1"], cwd=tmp_path)
+                  "--confidence-threshold", "0.3", "--seed", "1", "--test-fraction", "0.3", "--row-group-mb", "0.25",
+                  "--shard-mb", "0.5"], cwd=tmp_path)
     assert built.returncode == 0, built.stderr
     assert f"input = accepted + rejected: {summary.input_records:,} = " in built.stdout
     for config in ("normal", "foot_p1", "foot_p2", "hand"):
@@ -33,7 +33,7 @@ def test_build_validate_stream(sample_input, tmp_path):
     manifest = json.loads((tmp_path / "hardmo/manifest.json").read_text())
     assert manifest["build"]["confidence_threshold"] == 0.3
     assert manifest["build"]["seed"] == 1 and manifest["build"]["test_fraction"] == 0.3
-    assert manifest["build"]["shard_options"]["row_group_bytes"] == int(0.05 * 2**20)
+    assert manifest["build"]["shard_options"]["row_group_bytes"] == int(0.25 * 2**20)
     card = (tmp_path / "hardmo/README.md").read_text()
     assert "threshold **0.3**" in card and "seed 1" in card
 

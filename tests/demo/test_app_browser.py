@@ -137,7 +137,7 @@ def test_drawn_box_becomes_a_typed_box(browser, demo_server, tmp_path_factory):
     page.mouse.move(*loop[0])
     page.mouse.down()
     for x, y in loop[1:]:
-        page.mouse.move(x, y, steps=10)
+        page.mouse.move(x, y, steps=2)  # each move repaints the (software-WebGL) canvas
     page.mouse.up()
     page.click("#use-drawing")
     page.wait_for_function("() => document.querySelector('#boxes textarea').value.split(',').length == 4")

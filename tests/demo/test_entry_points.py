@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import runpy
-import subprocess
-import sys
+import threading
 import time
 import urllib.request
 
@@ -47,16 +45,22 @@ def test_space_app_builds_the_demo_with_a_bounded_queue(demo_env):
     assert demo._queue.max_size == 32
 
 
-def test_cli_demo_serves_the_page(demo_env):
+def test_cli_demo_serves_the_page(demo_env, monkeypatch):
+    """`hardmo-hf demo --port N` serves the app (run in a thread: the command blocks like the real one)."""
+    from hardmo_hf.cli import main
+    from hardmo_hf.demo import app
+
+    launched = []
+
+    def build_and_remember(*args, **kwargs):
+        launched.append(build_demo(*args, **kwargs))
+        return launched[-1]
+
+    build_demo = app.build_demo
+    monkeypatch.setattr(app, "build_demo", build_and_remember)
     port = free_port()
-    env = {**os.environ, **demo_env, "PYTHONPATH": os.pathsep.join(sys.path)}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "hardmo_hf.cli", "demo", "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    thread = threading.Thread(target=main, args=(["demo", "--port", str(port)],), daemon=True)
+    thread.start()
     try:
         deadline = time.monotonic() + 120
         while True:
@@ -65,14 +69,13 @@ def test_cli_demo_serves_the_page(demo_env):
                     config = response.read().decode()
                 break
             except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    output = process.stdout.read() if process.poll() is not None else ""
-                    pytest.fail(f"`hardmo-hf demo` did not come up on port {port}:\n{output[-3000:]}")
-                time.sleep(0.5)
+                if not thread.is_alive() or time.monotonic() > deadline:
+                    pytest.fail(f"`hardmo-hf demo` did not come up on port {port}")
+                time.sleep(0.25)
         assert '"predict"' in config and "HardMo-HMR" in config
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        for demo in launched:
+            demo.close()
 
 
 def test_cli_help_lists_the_demo_commands():

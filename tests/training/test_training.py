@@ -93,6 +93,7 @@ def test_a_few_trainer_steps_lower_the_loss(sample_dataset, synthetic_smpl_dir, 
 def test_train_cli_writes_a_hub_folder_that_loads_and_evaluates(tiny_hmr2_dir, sample_dataset, synthetic_smpl_dir,
                                                                  tmp_path, one_thread):
     import json
+    import shutil
 
     from transformers import AutoImageProcessor, AutoModel
 
@@ -115,8 +116,37 @@ def test_train_cli_writes_a_hub_folder_that_loads_and_evaluates(tiny_hmr2_dir, s
     assert AutoImageProcessor.from_pretrained(out).image_size == 256
     changed = [n for n, p in tuned.state_dict().items() if not torch.equal(p, start.state_dict()[n])]
     assert changed  # three AdamW steps moved the weights
+    # Evaluate it with an SMPL folder that has no J19 regressor: the model path without J19 (BODY_25 rows only,
+    # SMPL-pelvis root) must still give a complete table.
+    smpl_only = tmp_path / "smpl_only"
+    smpl_only.mkdir()
+    shutil.copy(synthetic_smpl_dir / "SMPL_NEUTRAL.pkl", smpl_only)
     eval_out = tmp_path / "eval"
     assert cli(["evaluate", "--model", str(out), "--dataset", str(sample_dataset), "--config", "foot_p2",
-                "--limit", "4", "--batch-size", "4", "--num-workers", "0", "--smpl", str(synthetic_smpl_dir),
+                "--limit", "4", "--batch-size", "4", "--num-workers", "0", "--smpl", str(smpl_only),
                 "--out", str(eval_out), "--no-progress"]) == 0
-    assert json.loads((eval_out / "results.json").read_text())["num_samples"] == 4
+    results = json.loads((eval_out / "results.json").read_text())
+    assert results["num_samples"] == 4 and results["protocol"]["paper_root"] is False
+    m = results["metrics"]
+    assert all(np.isfinite([m["mpjpe"]["body"], m["pa_mpjpe"]["foot"], m["kpl2"], m["pck"]["body"]["0.05"]]))
+
+
+@pytest.mark.parametrize("preset", ["hmr2", "hmr"])
+def test_training_crops_match_the_processor_crops(preset, sample_dataset):
+    """Without augmentation, a training crop is the processor's inference crop (up to OpenCV's 1/32 px
+    quantisation of sampling positions and uint8 rounding)."""
+    from hardmo_hf.evaluation.rows import row_image
+    from hardmo_hf.models.image_processing_hardmo import HardMoImageProcessor
+
+    processor = HardMoImageProcessor.from_preset(preset, antialias=False)
+    crop = CropSpec.from_processor(processor)
+    row = first_rows(sample_dataset, 1, config="normal", split="test")[0]
+    half = float(row["scale"]) * 100
+    cx, cy = (float(v) for v in row["center"])
+    inputs = processor(images=[row_image(row)], boxes=[np.array([[cx - half, cy - half, cx + half, cy + half]])])
+    assert crop.window_side(2 * half) == pytest.approx(float(inputs["box_size"][0]), rel=1e-6)
+    ours = make_example(row, crop, NO_AUGMENTATION, np.random.default_rng(0))["pixel_values"].numpy()
+    theirs = inputs["pixel_values"][0]
+    assert ours.shape == theirs.shape == (3, processor.image_size, processor.image_size)
+    levels = np.abs(ours - theirs) * np.asarray(processor.image_std)[:, None, None] * 255  # in 0..255 units
+    assert levels.mean() < 0.5 and levels.max() < 8
