@@ -107,14 +107,15 @@ class HumanMeshRecoveryPipeline(Pipeline):
                 )
             inputs = Image.fromarray(inputs)
         image = load_image(inputs, timeout=timeout)
+        scores, source = None, "user"
         if boxes is None:
             detections = self.detector.detect(image, threshold=threshold)
             boxes, scores = detections.boxes, detections.scores
             source = "whole_image" if detections.is_fallback else "detector"
-        else:
-            boxes = _as_boxes(boxes)
-            scores, source = np.full(len(boxes), np.nan, np.float32), "user"
+        # The processor validates the boxes (errors name the bad box).
         model_inputs = dict(self.image_processor(images=image, boxes=boxes, return_tensors="pt"))
+        if scores is None:  # user boxes carry no detector score
+            scores = np.full(len(model_inputs["boxes"]), np.nan, np.float32)
         model_inputs["scores"] = torch.as_tensor(scores, dtype=torch.float32)
         model_inputs["box_source"] = source
         return model_inputs
@@ -134,19 +135,6 @@ class HumanMeshRecoveryPipeline(Pipeline):
             person["score"] = float(score)
             person["box_source"] = inputs["box_source"]
         return people
-
-
-def _as_boxes(boxes) -> np.ndarray:
-    if isinstance(boxes, torch.Tensor):
-        boxes = boxes.detach().cpu().numpy()
-    array = np.asarray(boxes, dtype=np.float32)
-    if array.ndim == 1 and array.shape[0] == 4:
-        array = array[None]
-    if array.size == 0:
-        return np.zeros((0, 4), np.float32)
-    if array.ndim != 2 or array.shape[1] != 4:
-        raise ValueError(f"boxes must be (K, 4) [x1, y1, x2, y2] image px, got shape {array.shape}")
-    return array
 
 
 def register_pipeline() -> None:

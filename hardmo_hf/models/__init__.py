@@ -20,6 +20,7 @@ _LAZY = {
     "HardMoHMRModel": "modeling_hardmo",
     "HardMoMeshOutput": "modeling_hardmo",
     "HardMoPreTrainedModel": "modeling_hardmo",
+    "HardMoImageProcessor": "image_processing_hardmo",
     "convert_hmr2_checkpoint": "convert_hmr2_to_hf",
     "convert_hmr_checkpoint": "convert_hmr_to_hf",
     "load_state_dict": "checkpoint_loading",

@@ -100,9 +100,12 @@ class _ImageWindow:
         img_h, img_w, channels = self.image.shape
         r, c = rows + self.top, cols + self.left
         r_ok, c_ok = (r >= 0) & (r < img_h), (c >= 0) & (c < img_w)
+        if r_ok.all() and c_ok.all():
+            return self.image.take(r, axis=0).take(c, axis=1).astype(dtype)
         out = np.zeros((len(rows), len(cols), channels), dtype=dtype)
         if r_ok.any() and c_ok.any():
-            out[np.ix_(r_ok, c_ok)] = self.image[np.ix_(r[r_ok], c[c_ok])]
+            block = self.image.take(r[r_ok], axis=0).take(c[c_ok], axis=1)
+            out[np.flatnonzero(r_ok)[:, None], np.flatnonzero(c_ok)[None, :]] = block
         return out
 
     def value_range(self) -> tuple[float, float]:
@@ -159,10 +162,17 @@ def _blur_at(window: _ImageWindow, rows: np.ndarray, cols: np.ndarray, sigmas, m
     filtered_cols = needed_cols[in_image]
     if sigma_y > 1e-15:
         weights_y, radius_y = _gaussian_weights(sigma_y)
-        acc = window.gather(_border_map(rows, window.height, mode), filtered_cols) * weights_y[radius_y]
+        row_taps = {k: _border_map(rows + k, window.height, mode) for k in range(-radius_y, radius_y + 1)}
+        needed_rows = np.unique(np.concatenate(list(row_taps.values())))
+        source = window.gather(needed_rows, filtered_cols)  # every pixel the taps read, gathered once
+
+        def row_tap(k):
+            return source.take(np.searchsorted(needed_rows, row_taps[k]), axis=0)
+
+        acc = row_tap(0) * weights_y[radius_y]
         for k in range(radius_y, 0, -1):
-            pair = window.gather(_border_map(rows - k, window.height, mode), filtered_cols)
-            pair += window.gather(_border_map(rows + k, window.height, mode), filtered_cols)
+            pair = row_tap(-k)
+            pair += row_tap(k)
             pair *= weights_y[radius_y - k]
             acc += pair
     else:
@@ -171,17 +181,19 @@ def _blur_at(window: _ImageWindow, rows: np.ndarray, cols: np.ndarray, sigmas, m
     if sigma_x <= 1e-15:
         return vertical
 
-    # Axis 1 at the requested columns.
-    def at(k):
-        return vertical[:, np.searchsorted(needed_cols, col_taps[k])]
+    # Axis 1 at the requested columns (columns first in memory, so that each tap is a block copy).
+    by_column = np.ascontiguousarray(vertical.transpose(1, 0, 2))
 
-    out = at(0) * weights_x[radius_x]
+    def column_tap(k):
+        return by_column.take(np.searchsorted(needed_cols, col_taps[k]), axis=0)
+
+    out = column_tap(0) * weights_x[radius_x]
     for k in range(radius_x, 0, -1):
-        pair = at(-k)
-        pair += at(k)
+        pair = column_tap(-k)
+        pair += column_tap(k)
         pair *= weights_x[radius_x - k]
         out += pair
-    return out
+    return out.transpose(1, 0, 2)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -238,12 +250,16 @@ def _bilinear(values: np.ndarray, rows: np.ndarray, cols: np.ndarray, n_rows: in
     """OpenCV bilinear ``remap`` of an image known only at ``rows x cols`` (``values``), zero outside
     ``[0, n_rows) x [0, n_cols)``, at the fixed-point positions ``grid = (ix, iy, fx, fy)``."""
     ix, iy, fx, fy = grid
-    padded = np.zeros((len(rows) + 1, len(cols) + 1, values.shape[2]), dtype=values.dtype)
+    channels = values.shape[2]
+    padded = np.zeros((len(rows) + 1, len(cols) + 1, channels), dtype=values.dtype)
     padded[:-1, :-1] = values
-    y0, y1 = _slots(rows, iy, n_rows), _slots(rows, iy + 1, n_rows)
+    flat = padded.reshape(-1, channels)  # one row per pixel: gathers are block copies
+    stride = len(cols) + 1
+    y0, y1 = _slots(rows, iy, n_rows) * stride, _slots(rows, iy + 1, n_rows) * stride
     x0, x1 = _slots(cols, ix, n_cols), _slots(cols, ix + 1, n_cols)
-    p00, p01 = padded[y0, x0], padded[y0, x1]
-    p10, p11 = padded[y1, x0], padded[y1, x1]
+    shape = (*ix.shape, channels)
+    p00, p01 = flat.take(y0 + x0, axis=0).reshape(shape), flat.take(y0 + x1, axis=0).reshape(shape)
+    p10, p11 = flat.take(y1 + x0, axis=0).reshape(shape), flat.take(y1 + x1, axis=0).reshape(shape)
     wx1, wy1 = fx[..., None], fy[..., None]
     wx0, wy0 = _INTER_TAB_SIZE - wx1, _INTER_TAB_SIZE - wy1
     if values.dtype == np.uint8:

@@ -86,6 +86,8 @@ def test_pipeline_batches_paths_dicts_and_empty_box_lists(
     assert results[2][0]["box_source"] == "whole_image"
     with pytest.raises(ValueError, match="'image' key"):
         pipe({"picture": rgb_image})
+    with pytest.raises(ValueError, match="box 1 of image 0"):
+        pipe(rgb_image, boxes=[[10, 20, 110, 230], [50, 50, 40, 90]])
 
 
 def test_pipeline_attaches_the_body_model(
