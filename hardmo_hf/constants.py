@@ -1,10 +1,10 @@
 """Dataset-wide constants: classes, subsets, protocols, filtering defaults, camera constants.
 
-Keypoint layouts live in :mod:`hardmo_hf.models.keypoints_hardmo` (so the remote-code model folder can use
+Keypoint layouts live in :mod:`hardmo_hf.models.constants_hardmo` (so the remote-code model folder can use
 them without importing ``hardmo_hf``) and are re-exported here. Import every constant from this module.
 """
 
-from .models.keypoints_hardmo import *  # noqa: F401,F403  (re-export: one import point for constants)
+from .models.constants_hardmo import *
 
 # ----------------------------------------------------------------------------------------------------
 # Action classes
@@ -70,14 +70,6 @@ CONFIDENCE_THRESHOLD_CODE = 0.3
 DEFAULT_CONFIDENCE_THRESHOLD = CONFIDENCE_THRESHOLD_PAPER
 MIN_CONFIDENT_KEYPOINTS = 5  # keep a sample only if more than 4 keypoints have confidence > 0
 MAX_ABS_BETA = 3.0
-
-# ----------------------------------------------------------------------------------------------------
-# Camera and crop constants (upstream HMR2 / HMR)
-# ----------------------------------------------------------------------------------------------------
-FOCAL_LENGTH = 5000.0  # px, for a crop of size CROP_SIZE
-BBOX_SCALE_UNIT = 200.0  # "scale" fields are box size / 200 px
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 # ----------------------------------------------------------------------------------------------------
 # Hugging Face Hub homes (defaults; every command that uses them also takes an explicit repo id)

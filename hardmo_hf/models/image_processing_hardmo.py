@@ -35,13 +35,11 @@ import numpy as np
 import torch
 from transformers.image_processing_utils import BaseImageProcessor, BatchFeature
 
+from .constants_hardmo import IMAGENET_MEAN, IMAGENET_STD, NUM_SMPLX45_JOINTS, SMPLX45_TO_WHOLEBODY33
 from .cropping_hardmo import crop_hmr2, crop_spin, hmr2_crop_window, spin_crop_window
 from .geometry_hardmo import rotmat_to_axis_angle
-from .keypoints_hardmo import NUM_SMPLX45_JOINTS, SMPLX45_TO_WHOLEBODY33
 
 CROP_RULES = ("hmr2", "spin")
-IMAGENET_MEAN = (0.485, 0.456, 0.406)  # hardmo_hf.constants.IMAGENET_MEAN (remote code cannot import it)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 CAM_DEPTH_EPS = 1e-9  # upstream's ``b * s + 1e-9`` in cam_crop_to_full
 
 # Crop settings of each released model (``HardMoImageProcessor.from_preset``).

@@ -214,7 +214,7 @@ class HardMoPreTrainedModel(PreTrainedModel):
         def project(points):
             return perspective_projection(points, output.pred_cam_t, crop_focal)
 
-        from .keypoints_hardmo import SMPLX45_TO_WHOLEBODY33
+        from .constants_hardmo import SMPLX45_TO_WHOLEBODY33
 
         output.vertices = vertices
         output.joints = joints

@@ -213,7 +213,7 @@ class _FlatBody(torch.nn.Module):
 def test_keypoints_match_the_crop_projection_on_the_body_plane(rgb_image):
     """For body-frame points at z = 0 the full-image camera and the crop camera project identically:
     u = cx + b * s * (X + tx) / 2 (the construction of cam_crop_to_full)."""
-    from hardmo_hf.models.keypoints_hardmo import SMPLX45_TO_WHOLEBODY33
+    from hardmo_hf.models.constants_hardmo import SMPLX45_TO_WHOLEBODY33
 
     processor = HardMoImageProcessor.from_preset("hmr")
     inputs = processor(images=rgb_image, boxes=[[10, 20, 110, 230], [150, 30, 300, 200]], return_tensors="pt")
@@ -259,12 +259,3 @@ def test_post_process_handles_smplx_bodies_and_rejects_mismatches(rgb_image):
     too_few, _ = _fake_outputs(1)
     with pytest.raises(ValueError, match="1 people but inputs describe 2 crops"):
         processor.post_process(too_few, inputs)
-
-
-def test_remote_code_copies_of_constants_match_the_package():
-    """The flat model folder cannot import hardmo_hf.constants; its copies must not drift."""
-    from hardmo_hf import constants
-    from hardmo_hf.models import image_processing_hardmo
-
-    assert image_processing_hardmo.IMAGENET_MEAN == constants.IMAGENET_MEAN
-    assert image_processing_hardmo.IMAGENET_STD == constants.IMAGENET_STD

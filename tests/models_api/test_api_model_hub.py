@@ -22,7 +22,7 @@ EXPECTED_FILES = {
     "image_processing_hardmo.py",
     "cropping_hardmo.py",
     "geometry_hardmo.py",
-    "keypoints_hardmo.py",
+    "constants_hardmo.py",
 }
 
 
