@@ -18,7 +18,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .keypoints_hardmo import SMPLX45_TO_BODY25, SMPLX45_TO_WHOLEBODY33
+from .constants_hardmo import SMPLX45_TO_BODY25, SMPLX45_TO_WHOLEBODY33
+from .geometry_hardmo import axis_angle_to_rotmat
 
 SMPL_PATH_ENV = "HARDMO_SMPL_PATH"
 SMPL_FILENAME = "SMPL_NEUTRAL.pkl"
@@ -112,8 +113,8 @@ class SMPLBodyModel(nn.Module):
         """Rotation matrices (B,1,3,3), (B,23,3,3) by default; axis-angle (B,3), (B,69) with ``pose2rot``."""
         batch = betas.shape[0]
         if pose2rot:
-            global_orient = axis_angle_to_matrix(global_orient.reshape(batch, 1, 3))
-            body_pose = axis_angle_to_matrix(body_pose.reshape(batch, 23, 3))
+            global_orient = axis_angle_to_rotmat(global_orient.reshape(batch, 1, 3))
+            body_pose = axis_angle_to_rotmat(body_pose.reshape(batch, 23, 3))
         dtype = self.smpl.v_template.dtype
         out = self.smpl(
             global_orient=global_orient.reshape(batch, 1, 3, 3).to(dtype),
@@ -145,21 +146,3 @@ def _make_buffers_non_persistent(module: nn.Module) -> None:
                 del sub._parameters[name]
                 sub.register_buffer(name, param.detach(), persistent=False)
 
-
-def axis_angle_to_matrix(axis_angle: torch.Tensor) -> torch.Tensor:
-    """Rodrigues: (...,3) axis-angle in radians -> (...,3,3) rotation matrices (stable near 0)."""
-    angle = torch.linalg.norm(axis_angle, dim=-1, keepdim=True)
-    safe = torch.where(angle > 1e-8, angle, torch.ones_like(angle))
-    axis = axis_angle / safe
-    x, y, z = axis.unbind(-1)
-    zero = torch.zeros_like(x)
-    skew = torch.stack([zero, -z, y, z, zero, -x, -y, x, zero], dim=-1).reshape(*axis.shape[:-1], 3, 3)
-    sin = torch.sin(angle)[..., None]
-    cos = torch.cos(angle)[..., None]
-    eye = torch.eye(3, dtype=axis_angle.dtype, device=axis_angle.device).expand_as(skew)
-    rot = eye + sin * skew + (1 - cos) * (skew @ skew)
-    # Near zero use the first-order expansion I + [w]x, exact to O(|w|^2).
-    x0, y0, z0 = axis_angle.unbind(-1)
-    skew0 = torch.stack([zero, -z0, y0, z0, zero, -x0, -y0, x0, zero], dim=-1).reshape(*axis.shape[:-1], 3, 3)
-    small = (angle < 1e-8)[..., None]
-    return torch.where(small, eye + skew0, rot)

@@ -40,7 +40,7 @@ from .geometry_hardmo import (
 )
 from .heads_hardmo import IEFRegressorHead, SMPLTransformerDecoderHead
 from .hrnet_hardmo import HardMoHRNet
-from .keypoints_hardmo import SMPLX45_TO_WHOLEBODY33
+from .constants_hardmo import SMPLX45_TO_WHOLEBODY33
 from .loss_hardmo import compute_mesh_recovery_loss
 
 INIT_CAM = (0.9, 0.0, 0.0)  # random-init camera: a person filling ~90% of the crop

@@ -3,7 +3,8 @@ import pytest
 import torch
 
 from hardmo_hf.constants import LABEL44_PELVIS, SMPLX45_TO_WHOLEBODY33
-from hardmo_hf.models.body_model_hardmo import SMPL_PATH_ENV, SMPLBodyModel, axis_angle_to_matrix
+from hardmo_hf.models.body_model_hardmo import SMPL_PATH_ENV, SMPLBodyModel
+from hardmo_hf.models.geometry_hardmo import axis_angle_to_rotmat
 from hardmo_hf.safe_pickle import load_pickle
 from hardmo_hf.testing.smpl import REST_JOINTS
 
@@ -37,7 +38,7 @@ def test_axis_angle_and_matrix_inputs_agree(body_model):
     aa_go, aa_bp = 0.3 * torch.randn(3, 3), 0.3 * torch.randn(3, 69)
     betas = torch.randn(3, 10)
     a = body_model(aa_go, aa_bp, betas, pose2rot=True)
-    b = body_model(axis_angle_to_matrix(aa_go)[:, None], axis_angle_to_matrix(aa_bp.reshape(3, 23, 3)), betas)
+    b = body_model(axis_angle_to_rotmat(aa_go)[:, None], axis_angle_to_rotmat(aa_bp.reshape(3, 23, 3)), betas)
     torch.testing.assert_close(a.vertices, b.vertices)
 
 
@@ -71,9 +72,9 @@ def test_missing_file_says_what_to_download(tmp_path, monkeypatch):
         SMPLBodyModel()
 
 
-def test_axis_angle_to_matrix_is_a_rotation():
+def test_axis_angle_to_rotmat_is_a_rotation():
     aa = torch.tensor([[0.0, 0.0, 0.0], [1e-10, 0, 0], [0.0, 0.0, np.pi / 2]], dtype=torch.float64)
-    rot = axis_angle_to_matrix(aa)
+    rot = axis_angle_to_rotmat(aa)
     torch.testing.assert_close(rot[0], torch.eye(3, dtype=torch.float64))
     torch.testing.assert_close(rot[2], torch.tensor([[0.0, -1, 0], [1, 0, 0], [0, 0, 1]], dtype=torch.float64))
     torch.testing.assert_close(rot @ rot.transpose(1, 2), torch.eye(3, dtype=torch.float64).expand(3, 3, 3))

@@ -1,0 +1,848 @@
+"""Build the HardMo dataset from a pipeline output: a datatrove pipeline of shard tasks and a final step.
+
+::
+
+    plan (main process)       list the reader's work units, cut them into tasks, write .build/plan.json
+    WriteShards (N tasks)     read units -> filters -> rows -> Parquet shards of this task; rejects, counts
+    FinalizeDataset (1 task)  cross-task duplicates, manifest.json, rejects.jsonl, stats.json, README.md card,
+                              preview.png; fails unless input = accepted + rejected
+
+Every task owns a contiguous slice of the sorted units and names its shards after its rank
+(``<rank:05d>-<part:04d>.parquet``), so the output depends only on the input and the build options, never on
+the number of workers or on scheduling: the same input gives the same bytes. datatrove's completion markers
+(``.build/logs/shards/completions/``) make a killed build resumable: a rerun skips finished tasks, and an
+unfinished task first deletes whatever it had written, then starts over.
+
+``LocalPipelineExecutor`` runs it on one machine (``hardmo-hf build --workers N``); the same steps run under
+datatrove's ``SlurmPipelineExecutor`` or ``RayPipelineExecutor`` (``docs/dataset.md``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+import signal
+import threading
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from datatrove.pipeline.base import PipelineStep
+
+from .. import __version__
+from ..constants import (
+    CONFIDENCE_THRESHOLD_CODE,
+    CONFIDENCE_THRESHOLD_PAPER,
+    CONFIGS,
+    DEFAULT_CONFIDENCE_THRESHOLD,
+    DEFAULT_SPLIT_SEED,
+    DEFAULT_TEST_FRACTION,
+    SPLITS,
+)
+from .record import PersonRecord, Reject
+from .report import format_table
+from .shards import (
+    MANIFEST_NAME,
+    TMP_SUFFIX,
+    ShardInfo,
+    ShardOptions,
+    file_sha256,
+    parquet_writer_options,
+    remove_task_outputs,
+    write_json_atomic,
+)
+from .splits import check_category_name, check_split_options, config_split, subject_split
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "AccountingError",
+    "BuildConfig",
+    "BuildPlan",
+    "FinalizeDataset",
+    "WriteShards",
+    "build",
+    "default_num_tasks",
+    "finalize",
+    "make_local_executors",
+    "plan_build",
+    "run_task",
+    "summary_text",
+]
+
+BUILD_DIR = ".build"
+PLAN_NAME = "plan.json"
+SCHEMA_NAME = "schema.arrow"  # the shards' Arrow schema, so tasks need not import ``datasets``
+STATS_NAME = "stats.json"
+REJECTS_NAME = "rejects.jsonl"
+DEFAULT_MAX_TASKS = 64
+MIN_UNITS_PER_TASK = 8  # default task count: one task per 8 units, between 1 and DEFAULT_MAX_TASKS
+PLAN_VERSION = 1
+# Fault injection for the kill-and-resume tests: "<rank>:<records>" kills the whole build (its process
+# group, SIGKILL) once task <rank> has read that many input records.
+KILL_ENV = "HARDMO_BUILD_KILL_AT"
+PROGRESS_INTERVAL = 0.5  # seconds between a task's progress-file updates
+
+
+# How images are checked at build time (the reader's ``image_check`` option, and ours):
+#   complete  the reader parses the header; the build checks that the file ends where its format says (JPEG
+#             end-of-image marker, PNG IEND chunk), and decodes the few that do not to decide. Catches truncated
+#             files at a fraction of a decode's cost (default).
+#   decode    the reader decodes every image (JPEG at 1/8 scale): also catches some corrupt scans; slower.
+#   header    format and size only: truncated images get through (validate's full decode still finds them).
+IMAGE_CHECKS = {"complete": "header", "decode": "decode", "header": "header"}  # ours -> the reader's option
+_JPEG_SOI, _JPEG_EOI = b"\xff\xd8", b"\xff\xd9"
+_PNG_IEND = b"IEND\xaeB`\x82"
+
+
+def image_is_complete(data: bytes, fmt: str) -> bool:
+    """Whether encoded image ``data`` is whole: its format's end marker closes it, or else it decodes."""
+    tail = data.rstrip(b"\x00")  # some encoders pad the file
+    if fmt == "jpeg" and data.startswith(_JPEG_SOI) and tail.endswith(_JPEG_EOI):
+        return True
+    if fmt == "png" and tail.endswith(_PNG_IEND):
+        return True
+    import io
+
+    from PIL import Image
+
+    try:  # no end marker where expected: a trailer after it (rare), or a truncated file
+        if fmt == "png":
+            with Image.open(io.BytesIO(data)) as image:
+                image.verify()  # chunk CRCs, up to IEND
+        with Image.open(io.BytesIO(data)) as image:
+            image.load()
+        return True
+    except Exception:  # noqa: BLE001 - any decoder error means the file is not usable
+        return False
+
+
+class AccountingError(RuntimeError):
+    """Some input record ended neither in the dataset nor in rejects.jsonl."""
+
+
+@dataclass(frozen=True)
+class BuildConfig:
+    """What to build. Everything but ``workers`` determines the output bytes."""
+
+    input_dir: str  # a folder, or one .tar / .npz file
+    output_dir: str
+    format: str = "auto"  # auto | label_tree | webdataset | npz | humandata
+    reader_options: dict = field(default_factory=dict)  # the reader's OPTIONS, e.g. {"subject_map": "s.csv"}
+    test_fraction: float = DEFAULT_TEST_FRACTION
+    seed: int = DEFAULT_SPLIT_SEED
+    confidence_threshold: float = DEFAULT_CONFIDENCE_THRESHOLD
+    row_group_mb: float = 100
+    shard_mb: float = 512
+    tasks: int | None = None  # None: default_num_tasks(number of units)
+    image_check: str = "complete"  # complete | decode | header, see IMAGE_CHECKS
+
+    def __post_init__(self):
+        if self.image_check not in IMAGE_CHECKS:
+            raise ValueError(f"image check must be one of {tuple(IMAGE_CHECKS)}, got {self.image_check!r}")
+        check_split_options(self.test_fraction, self.seed)
+        if self.confidence_threshold not in (CONFIDENCE_THRESHOLD_PAPER, CONFIDENCE_THRESHOLD_CODE):
+            raise ValueError(f"confidence threshold must be {CONFIDENCE_THRESHOLD_PAPER} (paper) or "
+                             f"{CONFIDENCE_THRESHOLD_CODE} (authors' code), got {self.confidence_threshold}")
+        if self.tasks is not None and self.tasks < 1:
+            raise ValueError(f"tasks must be >= 1, got {self.tasks}")
+        if self.row_group_mb <= 0 or self.shard_mb <= 0:
+            raise ValueError("--row-group-mb and --shard-mb must be positive")
+
+    @property
+    def shard_options(self) -> ShardOptions:
+        return ShardOptions.from_mb(self.row_group_mb, self.shard_mb)
+
+
+# ----------------------------------------------------------------------------------------------------
+# The plan: units and tasks, persisted so every task (on any machine) sees the same partition
+# ----------------------------------------------------------------------------------------------------
+@dataclass
+class BuildPlan:
+    output_dir: str
+    params: dict  # everything that determines the output (checked when a build is resumed)
+    units: list[str]
+    bounds: list[tuple[int, int]]  # per task: [start, end) into units
+
+    @property
+    def num_tasks(self) -> int:
+        return len(self.bounds)
+
+    @property
+    def build_dir(self) -> Path:
+        return Path(self.output_dir) / BUILD_DIR
+
+    def units_of(self, rank: int) -> list[str]:
+        start, end = self.bounds[rank]
+        return self.units[start:end]
+
+    def to_json(self) -> dict:
+        return {"version": PLAN_VERSION, "params": self.params, "units": self.units,
+                "bounds": [list(b) for b in self.bounds]}
+
+    @classmethod
+    def load(cls, output_dir) -> BuildPlan:
+        path = Path(output_dir) / BUILD_DIR / PLAN_NAME
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} does not exist: run the planning step (hardmo_hf.data.build.plan_build)")
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return cls(str(output_dir), data["params"], data["units"], [tuple(b) for b in data["bounds"]])
+
+
+def task_bounds(num_units: int, num_tasks: int) -> list[tuple[int, int]]:
+    """Contiguous, balanced slices of ``num_units`` units for ``num_tasks`` tasks (sizes differ by <= 1)."""
+    base, extra = divmod(num_units, num_tasks)
+    bounds, start = [], 0
+    for rank in range(num_tasks):
+        end = start + base + (1 if rank < extra else 0)
+        bounds.append((start, end))
+        start = end
+    return bounds
+
+
+def default_num_tasks(num_units: int) -> int:
+    """One task per ``MIN_UNITS_PER_TASK`` units, at least 1 and at most ``DEFAULT_MAX_TASKS``.
+
+    A function of the input only (not of the workers), so the default output is the same on any machine.
+    """
+    return max(1, min(DEFAULT_MAX_TASKS, -(-num_units // MIN_UNITS_PER_TASK)))
+
+
+def resolve_reader(input_path, fmt: str):
+    """``(format name, reader module)`` for ``fmt`` (``auto``: detected from the input)."""
+    from . import readers
+
+    if fmt == "auto":
+        fmt = readers.detect_format(input_path)
+    return fmt, readers.get_reader(fmt)
+
+
+def plan_build(config: BuildConfig, overwrite: bool = False) -> BuildPlan:
+    """List the input's units, cut them into tasks and write ``<out>/.build/plan.json``.
+
+    If ``<out>`` already holds a build with the same parameters and units, that plan is kept (the build
+    resumes); a different one is an error unless ``overwrite``, which deletes the old output first.
+    """
+    input_dir = Path(config.input_dir).resolve()
+    if not input_dir.exists():
+        raise FileNotFoundError(f"input {input_dir} does not exist")
+    out = Path(config.output_dir).resolve()
+    if out == input_dir or input_dir in out.parents:
+        raise ValueError(f"output {out} must not be inside the input {input_dir}")
+    fmt, reader = resolve_reader(input_dir, config.format)
+    unknown = sorted(set(config.reader_options) - set(reader.OPTIONS))
+    if unknown:
+        raise ValueError(f"option(s) {', '.join(unknown)} do not apply to {fmt} input "
+                         f"({fmt} takes: {', '.join(reader.OPTIONS)})")
+    if "image_check" in config.reader_options:
+        raise ValueError("pass the image check as BuildConfig.image_check, not as a reader option")
+    reader_options = dict(config.reader_options)
+    if "image_check" in reader.OPTIONS:
+        reader_options["image_check"] = IMAGE_CHECKS[config.image_check]
+    units = list(reader.list_units(input_dir, **reader_options))
+    if not units:
+        raise ValueError(f"{input_dir}: no {fmt} input found (no work units)")
+    if len(set(units)) != len(units):
+        raise ValueError(f"{input_dir}: the {fmt} reader listed duplicate units")
+    num_tasks = min(config.tasks or default_num_tasks(len(units)), len(units))
+    params = {
+        "input_dir": str(input_dir),
+        "format": fmt,
+        "reader_options": {k: (str(v) if isinstance(v, os.PathLike) else v)
+                           for k, v in sorted(reader_options.items())},
+        "image_check": config.image_check,
+        "test_fraction": float(config.test_fraction),
+        "seed": int(config.seed),
+        "confidence_threshold": float(config.confidence_threshold),
+        "shard_options": dataclasses.asdict(config.shard_options),
+        "tasks": num_tasks,
+        "schema_version": _schema_version(),
+        "hardmo_hf_version": __version__,
+        "units_sha256": hashlib.sha256("\n".join(units).encode()).hexdigest(),
+    }
+    plan = BuildPlan(str(out), params, units, task_bounds(len(units), num_tasks))
+    plan_path = out / BUILD_DIR / PLAN_NAME
+    if out.exists() and any(out.iterdir()):
+        if plan_path.is_file() and not overwrite:
+            old = BuildPlan.load(out)
+            if old.params != params:
+                changed = sorted(k for k in set(params) | set(old.params) if params.get(k) != old.params.get(k))
+                raise ValueError(f"{out} holds a build with different parameters ({', '.join(changed)}); "
+                                 "use a new --out or pass --overwrite")
+            return old
+        if not overwrite:
+            raise FileExistsError(f"{out} exists and is not a hardmo-hf build; use a new --out or --overwrite")
+        _remove_build_output(out)
+    from .schema import serialize_arrow_schema
+
+    schema_path = out / BUILD_DIR / SCHEMA_NAME
+    schema_path.parent.mkdir(parents=True, exist_ok=True)
+    schema_path.write_bytes(serialize_arrow_schema())
+    write_json_atomic(plan_path, plan.to_json())
+    return plan
+
+
+def _schema_version() -> int:
+    from .schema import SCHEMA_VERSION
+
+    return SCHEMA_VERSION
+
+
+def _remove_build_output(out: Path) -> None:
+    """Delete what a build writes into ``out`` (and nothing else)."""
+    import shutil
+
+    for name in ("data", BUILD_DIR):
+        if (out / name).is_dir():
+            shutil.rmtree(out / name)
+    for name in (MANIFEST_NAME, STATS_NAME, REJECTS_NAME, "README.md", "preview.png"):
+        (out / name).unlink(missing_ok=True)
+
+
+# ----------------------------------------------------------------------------------------------------
+# One task
+# ----------------------------------------------------------------------------------------------------
+def _task_paths(build_dir: Path, rank: int) -> dict[str, Path]:
+    tasks = build_dir / "tasks"
+    return {
+        "summary": tasks / f"{rank:05d}.json",
+        "rejects": tasks / f"{rank:05d}.rejects.jsonl",
+        "ids": tasks / f"{rank:05d}.ids.parquet",
+        "progress": build_dir / "progress" / f"{rank:05d}",
+    }
+
+
+def sample_key_hash(subset: str, sample_id: str) -> int:
+    """64-bit key of a row's identity (``subset`` + ``sample_id``), for finding duplicates across tasks."""
+    return int.from_bytes(hashlib.blake2b(f"{subset}\0{sample_id}".encode(), digest_size=8).digest(), "big")
+
+
+class _FolderStats:
+    __slots__ = ("clips", "rows", "subjects")
+
+    def __init__(self):
+        self.rows = 0
+        self.subjects: set[str] = set()
+        self.clips: set[str] = set()
+
+    def to_json(self) -> dict:
+        return {"rows": self.rows, "subjects": sorted(self.subjects), "clips": sorted(self.clips)}
+
+
+def run_task(output_dir, rank: int) -> dict:
+    """Build the shards of task ``rank`` (idempotent: earlier partial output of the task is removed first)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from .filters import FilterConfig, RecordFilter
+    from .schema import deserialize_arrow_schema, record_to_row
+    from .shards import ShardWriter
+
+    plan = BuildPlan.load(output_dir)
+    params = plan.params
+    out = Path(plan.output_dir)
+    paths = _task_paths(plan.build_dir, rank)
+    for path in paths.values():
+        path.unlink(missing_ok=True)
+        path.with_name(path.name + TMP_SUFFIX).unlink(missing_ok=True)
+    removed = remove_task_outputs(out, rank)
+    if removed:
+        logger.info("task %d: removed %d shard(s) of an earlier, unfinished run", rank, removed)
+    paths["rejects"].parent.mkdir(parents=True, exist_ok=True)
+    paths["progress"].parent.mkdir(parents=True, exist_ok=True)
+
+    _, reader = resolve_reader(params["input_dir"], params["format"])
+    record_filter = RecordFilter(FilterConfig(confidence_threshold=params["confidence_threshold"]))
+    kill_after = _kill_point(rank)
+    check_complete = params["image_check"] == "complete"
+    counts = Counter(input=0, accepted=0, rejected=0)
+    reasons: Counter = Counter()
+    folders: dict[tuple, _FolderStats] = defaultdict(_FolderStats)
+    seen: dict[tuple[str, str], str] = {}
+    ids = {"key_hash": [], "subset": [], "sample_id": [], "source": []}
+    shard_options = ShardOptions(**params["shard_options"])
+    rejects_tmp = paths["rejects"].with_name(paths["rejects"].name + TMP_SUFFIX)
+
+    schema = deserialize_arrow_schema((plan.build_dir / SCHEMA_NAME).read_bytes())
+    with (open(rejects_tmp, "w", encoding="utf-8") as rejects,
+          ShardWriter(out, rank, shard_options, schema=schema) as writer):
+
+        def reject(item: Reject) -> None:
+            counts["rejected"] += 1
+            reasons[item.reason] += 1
+            rejects.write(json.dumps(item.to_json(), sort_keys=True) + "\n")
+
+        units = plan.units_of(rank)
+        last_progress = time.monotonic()
+        for done, unit in enumerate(units, start=1):
+            for item in reader.read_unit(params["input_dir"], unit, **params["reader_options"]):
+                counts["input"] += 1
+                if kill_after is not None and counts["input"] >= kill_after:
+                    os.killpg(os.getpgid(0), signal.SIGKILL)
+                if isinstance(item, Reject):
+                    reject(item)
+                    continue
+                if not isinstance(item, PersonRecord):
+                    raise TypeError(f"reader {params['format']} yielded a {type(item).__name__} for unit {unit}")
+                if check_complete and not image_is_complete(item.image_bytes, item.image_format):
+                    reject(Reject(item.source, "unreadable_image", f"the {item.image_format} image of "
+                                  f"{item.sample_id} is truncated (no end marker, does not decode)", item.sample_id))
+                    continue
+                result = record_filter(item)
+                if isinstance(result, Reject):
+                    reject(result)
+                    continue
+                record = result
+                key = (record.subset, record.sample_id)
+                if key in seen:
+                    reject(Reject(record.source, "duplicate_sample_id",
+                                  f"{record.subset} sample {record.sample_id} also comes from {seen[key]}",
+                                  record.sample_id))
+                    continue
+                try:
+                    check_category_name(record.category)
+                    row = record_to_row(record)
+                except ValueError as exc:
+                    reject(Reject(record.source, "invalid_record", str(exc), record.sample_id))
+                    continue
+                seen[key] = record.source
+                split = subject_split(record.subject_id, params["test_fraction"], params["seed"])
+                folder = (record.subset, split, record.category)
+                writer.add(folder, row)
+                stats = folders[folder]
+                stats.rows += 1
+                stats.subjects.add(record.subject_id)
+                stats.clips.add(record.clip_id)
+                counts["accepted"] += 1
+                ids["key_hash"].append(sample_key_hash(*key))
+                ids["subset"].append(record.subset)
+                ids["sample_id"].append(record.sample_id)
+                ids["source"].append(record.source)
+            if done == len(units) or time.monotonic() - last_progress >= PROGRESS_INTERVAL:
+                paths["progress"].write_text(f"{done} {counts['input']}\n")  # small writes are slow: throttled
+                last_progress = time.monotonic()
+        shards = writer.close()
+
+    if counts["input"] != counts["accepted"] + counts["rejected"]:
+        raise AccountingError(f"task {rank}: input {counts['input']} != accepted {counts['accepted']} + "
+                              f"rejected {counts['rejected']}")
+    os.replace(rejects_tmp, paths["rejects"])
+    ids_table = pa.table({
+        "key_hash": pa.array(ids["key_hash"], pa.uint64()),
+        "subset": pa.array(ids["subset"], pa.string()),
+        "sample_id": pa.array(ids["sample_id"], pa.string()),
+        "source": pa.array(ids["source"], pa.string()),
+    })
+    ids_tmp = paths["ids"].with_name(paths["ids"].name + TMP_SUFFIX)
+    pq.write_table(ids_table, ids_tmp, compression="zstd")
+    os.replace(ids_tmp, paths["ids"])
+    summary = {
+        "rank": rank,
+        "units": len(units),
+        "counts": dict(counts),
+        "reject_reasons": dict(sorted(reasons.items())),
+        "filter_outcomes": dict(sorted(record_filter.counts.items())),
+        "folders": {"/".join(k): v.to_json() for k, v in sorted(folders.items())},
+        "shards": [s.to_json() for s in shards],
+    }
+    write_json_atomic(paths["summary"], summary)  # written last: the task's outputs are complete
+    return summary
+
+
+def _kill_point(rank: int) -> int | None:
+    spec = os.environ.get(KILL_ENV)
+    if not spec:
+        return None
+    kill_rank, _, records = spec.partition(":")
+    return int(records) if int(kill_rank) == rank else None
+
+
+# ----------------------------------------------------------------------------------------------------
+# datatrove steps
+# ----------------------------------------------------------------------------------------------------
+class WriteShards(PipelineStep):
+    """datatrove step: task ``rank`` writes the shards of its units (:func:`run_task`)."""
+
+    name = "HardMo shards"
+    type = "✍️ - WRITER"
+
+    def __init__(self, output_dir):
+        super().__init__()
+        self.output_dir = str(output_dir)
+
+    def run(self, data=None, rank: int = 0, world_size: int = 1) -> Iterator:
+        summary = run_task(self.output_dir, rank)
+        for key in ("input", "accepted", "rejected"):
+            self.stat_update(f"records_{key}", value=summary["counts"][key])
+        self.stat_update("shards", value=len(summary["shards"]))
+        yield from ()
+
+
+class FinalizeDataset(PipelineStep):
+    """datatrove step (one task): manifest, rejects, stats, card and preview (:func:`finalize`)."""
+
+    name = "HardMo card and manifest"
+    type = "📝 - FINALIZE"
+
+    def __init__(self, output_dir):
+        super().__init__()
+        self.output_dir = str(output_dir)
+
+    def run(self, data=None, rank: int = 0, world_size: int = 1) -> Iterator:
+        finalize(self.output_dir)
+        yield from ()
+
+
+def _quiet_local_executor_class():
+    from datatrove.executor import LocalPipelineExecutor
+
+    class QuietLocalPipelineExecutor(LocalPipelineExecutor):
+        """``LocalPipelineExecutor`` whose tasks log to their log files only (the CLI shows a progress bar)."""
+
+        def _run_for_rank(self, rank: int, local_rank: int = 0, node_rank: int = -1):
+            return super()._run_for_rank(rank, local_rank=1, node_rank=node_rank)
+
+    return QuietLocalPipelineExecutor
+
+
+def make_local_executors(plan: BuildPlan, workers: int = 1, quiet: bool = True, start_method: str = "forkserver"):
+    """The shard executor and the finalize executor (which depends on it) for one machine."""
+    from datatrove.executor import LocalPipelineExecutor
+
+    executor_class = _quiet_local_executor_class() if quiet else LocalPipelineExecutor
+    logs = plan.build_dir / "logs"
+    shards = executor_class(
+        pipeline=[WriteShards(plan.output_dir)], tasks=plan.num_tasks, workers=min(workers, plan.num_tasks),
+        logging_dir=str(logs / "shards"), start_method=start_method,
+    )
+    final = executor_class(
+        pipeline=[FinalizeDataset(plan.output_dir)], tasks=1, workers=1, logging_dir=str(logs / "finalize"),
+        depends=shards, skip_completed=False,
+    )
+    return shards, final
+
+
+class _ProgressMonitor(threading.Thread):
+    """Poll the tasks' progress files and drive a tqdm bar (units done across all tasks)."""
+
+    def __init__(self, plan: BuildPlan, enabled: bool = True):
+        super().__init__(daemon=True)
+        self.plan = plan
+        self.enabled = enabled
+        self._stop_event = threading.Event()
+
+    def _units_done(self) -> tuple[int, int]:
+        units = records = 0
+        directory = self.plan.build_dir / "progress"
+        if directory.is_dir():
+            for path in directory.iterdir():
+                try:
+                    done, seen = path.read_text().split()
+                    units, records = units + int(done), records + int(seen)
+                except (OSError, ValueError):
+                    continue
+        return units, records
+
+    def run(self):
+        from tqdm.auto import tqdm
+
+        # disable=None: no bar when stderr is not a terminal (CI logs), unless progress is off anyway
+        with tqdm(total=len(self.plan.units), unit="unit", desc="hardmo build",
+                  disable=None if self.enabled else True, dynamic_ncols=True) as bar:
+            while True:
+                stopping = self._stop_event.wait(0.25)
+                units, records = self._units_done()
+                bar.n = units
+                bar.set_postfix(records=records, refresh=False)
+                bar.refresh()
+                if stopping:
+                    return
+
+    def stop(self):
+        self._stop_event.set()
+        self.join()
+
+
+def build(config: BuildConfig, workers: int = 1, overwrite: bool = False, progress: bool = True,
+          quiet: bool = True) -> dict:
+    """Plan, run the shard tasks on ``workers`` processes, finalize; returns the build statistics."""
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    started = time.perf_counter()
+    plan = plan_build(config, overwrite=overwrite)
+    shards_executor, final_executor = make_local_executors(plan, workers, quiet=quiet)
+    monitor = _ProgressMonitor(plan, enabled=progress)
+    monitor.start()
+    try:
+        shards_executor.run()
+    finally:
+        monitor.stop()
+    final_executor.run()
+    stats = json.loads((Path(plan.output_dir) / STATS_NAME).read_text(encoding="utf-8"))
+    stats["run"] = {"workers": workers, "seconds": round(time.perf_counter() - started, 3)}
+    return stats
+
+
+# ----------------------------------------------------------------------------------------------------
+# Finalize
+# ----------------------------------------------------------------------------------------------------
+def _load_task_summaries(plan: BuildPlan) -> list[dict]:
+    summaries = []
+    missing = []
+    for rank in range(plan.num_tasks):
+        path = _task_paths(plan.build_dir, rank)["summary"]
+        if not path.is_file():
+            missing.append(rank)
+            continue
+        summaries.append(json.loads(path.read_text(encoding="utf-8")))
+    if missing:
+        raise RuntimeError(f"{len(missing)} build task(s) did not complete (ranks {missing[:10]}"
+                           f"{'...' if len(missing) > 10 else ''}); rerun the build to resume")
+    return summaries
+
+
+def resolve_cross_task_duplicates(plan: BuildPlan, summaries: list[dict]) -> list[dict]:
+    """Drop rows whose ``(subset, sample_id)`` an earlier task (in unit order) already wrote.
+
+    Tasks only see their own units, so a sample id repeated across units of different tasks (two webdataset
+    tars holding the same key...) is found here: the first occurrence is kept, later rows are removed from
+    their shards (rewritten in place, same name) and reported as ``duplicate_sample_id`` rejects. Idempotent.
+    Returns the rejects, and updates the shard entries of ``summaries``.
+    """
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    hashes = []
+    for rank in range(plan.num_tasks):
+        table = pq.read_table(_task_paths(plan.build_dir, rank)["ids"], columns=["key_hash"])
+        hashes.append(table.column("key_hash").to_numpy())
+    if not hashes:
+        return []
+    all_hashes = np.concatenate(hashes)
+    unique, counts = np.unique(all_hashes, return_counts=True)
+    duplicated = set(unique[counts > 1].tolist())
+    if not duplicated:
+        return []
+
+    first_source: dict[tuple[str, str], str] = {}
+    drops: dict[int, dict[str, dict[str, str]]] = defaultdict(lambda: defaultdict(dict))  # rank->subset->id->src
+    rejects = []
+    for rank in range(plan.num_tasks):
+        if not np.isin(hashes[rank], list(duplicated)).any():
+            continue
+        table = pq.read_table(_task_paths(plan.build_dir, rank)["ids"]).to_pydict()
+        for key_hash, subset, sample_id, source in zip(table["key_hash"], table["subset"], table["sample_id"],
+                                                       table["source"]):
+            if key_hash not in duplicated:
+                continue
+            key = (subset, sample_id)
+            if key not in first_source:
+                first_source[key] = source
+                continue
+            drops[rank][subset][sample_id] = source
+            rejects.append(Reject(source, "duplicate_sample_id",
+                                  f"{subset} sample {sample_id} also comes from {first_source[key]}",
+                                  sample_id).to_json())
+    out = Path(plan.output_dir)
+    for rank, by_subset in drops.items():
+        summary = summaries[rank]
+        for shard in summary["shards"]:
+            dropped = by_subset.get(shard["subset"])
+            if dropped:
+                shard.update(_rewrite_without(out / shard["path"], set(dropped)))
+    return rejects
+
+
+def _rewrite_without(path: Path, sample_ids: set[str]) -> dict:
+    """Rewrite the shard at ``path`` without the rows of ``sample_ids`` (row groups kept); its new stats."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    source = pq.ParquetFile(path)
+    schema = source.schema_arrow
+    tmp = path.with_name(path.name + TMP_SUFFIX)
+    rows = groups = 0
+    value_set = pa.array(sorted(sample_ids), pa.string())
+    with pq.ParquetWriter(tmp, schema, **parquet_writer_options(schema)) as writer:
+        for index in range(source.num_row_groups):
+            table = source.read_row_group(index)
+            kept = table.filter(pc.invert(pc.is_in(table.column("sample_id"), value_set=value_set)))
+            if kept.num_rows:
+                writer.write_table(kept, row_group_size=kept.num_rows)
+                rows += kept.num_rows
+                groups += 1
+    source.close()
+    os.replace(tmp, path)
+    return {"num_rows": rows, "num_row_groups": groups, "num_bytes": path.stat().st_size,
+            "sha256": file_sha256(path)}
+
+
+def finalize(output_dir) -> dict:
+    """Merge the tasks' outputs: manifest.json, rejects.jsonl, stats.json, README.md and preview.png.
+
+    Raises :class:`AccountingError` unless every input record is either a row or a reject.
+    """
+    from .card import write_card
+
+    plan = BuildPlan.load(output_dir)
+    out = Path(plan.output_dir)
+    summaries = _load_task_summaries(plan)
+    duplicate_rejects = resolve_cross_task_duplicates(plan, summaries)
+    drop_counts = Counter()
+    for item in duplicate_rejects:
+        drop_counts["duplicate_sample_id"] += 1
+
+    # rejects.jsonl: the tasks' rejects in unit order, then the cross-task duplicates
+    rejects_tmp = out / (REJECTS_NAME + TMP_SUFFIX)
+    rejected = 0
+    with open(rejects_tmp, "w", encoding="utf-8") as handle:
+        for rank in range(plan.num_tasks):
+            with open(_task_paths(plan.build_dir, rank)["rejects"], encoding="utf-8") as task_rejects:
+                for line in task_rejects:
+                    handle.write(line)
+                    rejected += 1
+        for item in duplicate_rejects:
+            handle.write(json.dumps(item, sort_keys=True) + "\n")
+            rejected += 1
+    os.replace(rejects_tmp, out / REJECTS_NAME)
+
+    shards = sorted((ShardInfo(**s) for summary in summaries for s in summary["shards"]), key=lambda s: s.path)
+    for shard in shards:
+        if not (out / shard.path).is_file():
+            raise FileNotFoundError(f"{out / shard.path}: shard listed by its task is missing; rerun with --overwrite")
+    input_records = sum(s["counts"]["input"] for s in summaries)
+    accepted = sum(s.num_rows for s in shards)
+    if input_records != accepted + rejected:
+        raise AccountingError(f"input {input_records} != accepted {accepted} + rejected {rejected}: "
+                              f"{input_records - accepted - rejected} record(s) unaccounted for")
+
+    stats = _dataset_stats(plan, summaries, shards, drop_counts, input_records, accepted, rejected)
+    manifest = {
+        "format": "hardmo-hf dataset manifest",
+        "version": 1,
+        "build": {k: v for k, v in plan.params.items() if k != "input_dir"},
+        "counts": {"input": input_records, "accepted": accepted, "rejected": rejected},
+        "num_shards": len(shards),
+        "num_rows": accepted,
+        "num_bytes": sum(s.num_bytes for s in shards),
+        "shards": [s.to_json() for s in shards],
+    }
+    write_json_atomic(out / MANIFEST_NAME, manifest)
+    write_json_atomic(out / STATS_NAME, stats)
+    write_card(out, manifest, stats)
+    return stats
+
+
+def _dataset_stats(plan, summaries, shards, drop_counts, input_records, accepted, rejected) -> dict:
+    folders: dict[str, dict] = {}
+    for summary in summaries:
+        for name, entry in summary["folders"].items():
+            agg = folders.setdefault(name, {"rows": 0, "subjects": set(), "clips": set()})
+            agg["subjects"].update(entry["subjects"])
+            agg["clips"].update(entry["clips"])
+    rows_per_folder = Counter()
+    files_per_folder = Counter()
+    bytes_per_folder = Counter()
+    for shard in shards:
+        name = f"{shard.subset}/{shard.split}/{shard.category}"
+        rows_per_folder[name] += shard.num_rows
+        files_per_folder[name] += 1
+        bytes_per_folder[name] += shard.num_bytes
+    folder_stats = {}
+    for name in sorted(folders):
+        subset, split, category = name.split("/")
+        folder_stats[name] = {
+            "subset": subset, "split": split, "category": category,
+            "rows": rows_per_folder[name], "files": files_per_folder[name], "bytes": bytes_per_folder[name],
+            "subjects": len(folders[name]["subjects"]), "clips": len(folders[name]["clips"]),
+        }
+    configs: dict[str, dict[str, dict]] = {}
+    for config in CONFIGS:
+        for split in SPLITS:
+            names = [n for n, f in folder_stats.items()
+                     if config_split(config, (f["subset"], f["split"], f["category"])) == split]
+            if not names:
+                continue
+            subjects = set().union(*(folders[n]["subjects"] for n in names))
+            configs.setdefault(config, {})[split] = {
+                "rows": sum(folder_stats[n]["rows"] for n in names),
+                "bytes": sum(folder_stats[n]["bytes"] for n in names),
+                "files": sum(folder_stats[n]["files"] for n in names),
+                "subjects": len(subjects),
+                "categories": sorted({folder_stats[n]["category"] for n in names}),
+            }
+    reasons = Counter()
+    outcomes = Counter()
+    for summary in summaries:
+        reasons.update(summary["reject_reasons"])
+        outcomes.update(summary["filter_outcomes"])
+    reasons.update(drop_counts)
+    return {
+        "input_format": plan.params["format"],
+        "units": len(plan.units),
+        "tasks": plan.num_tasks,
+        "counts": {"input": input_records, "accepted": accepted, "rejected": rejected},
+        "reject_reasons": dict(sorted(reasons.items())),
+        "filter_outcomes": dict(sorted(outcomes.items())),
+        "confidence_threshold": plan.params["confidence_threshold"],
+        "test_fraction": plan.params["test_fraction"],
+        "seed": plan.params["seed"],
+        "subject_map": bool(plan.params["reader_options"].get("subject_map")) or _found_subject_map(plan),
+        "folders": folder_stats,
+        "configs": configs,
+    }
+
+
+def _found_subject_map(plan: BuildPlan) -> bool:
+    """Whether the input carried a subject map the reader picks up by itself (label tree ``subjects.*``)."""
+    if plan.params["format"] != "label_tree":
+        return False
+    from .readers.label_tree import SUBJECT_MAP_NAMES
+
+    return any((Path(plan.params["input_dir"]) / name).is_file() for name in SUBJECT_MAP_NAMES)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Summary
+# ----------------------------------------------------------------------------------------------------
+def summary_text(stats: dict) -> str:
+    """The end-of-build report: rows per config and split, per subset and split, rejects, filters, totals."""
+    parts = []
+    config_rows = []
+    for config in CONFIGS:
+        entry = stats["configs"].get(config, {})
+        config_rows.append([config] + [entry.get(split, {}).get("rows", 0) for split in SPLITS]
+                           + [entry.get(split, {}).get("subjects", 0) for split in SPLITS])
+    parts.append(format_table(["config", "train rows", "test rows", "train subjects", "test subjects"],
+                              config_rows, title="Configs"))
+    per_subset = defaultdict(lambda: [0, 0, 0, 0])
+    for folder in stats["folders"].values():
+        entry = per_subset[(folder["subset"], folder["split"])]
+        entry[0] += folder["rows"]
+        entry[1] += 1
+        entry[2] += folder["files"]
+        entry[3] += folder["bytes"]
+    parts.append(format_table(
+        ["subset", "split", "rows", "categories", "shards", "MB"],
+        [[s, sp, v[0], v[1], v[2], round(v[3] / 2**20, 1)] for (s, sp), v in sorted(per_subset.items())],
+        title="Shards"))
+    if stats["reject_reasons"]:
+        parts.append(format_table(["reject reason", "records"], sorted(stats["reject_reasons"].items()),
+                                  title="Rejects (rejects.jsonl)"))
+    outcomes = {k: v for k, v in stats["filter_outcomes"].items() if v and k not in ("kept", "rejected")}
+    if outcomes:
+        parts.append(format_table(["filter outcome", "records"], sorted(outcomes.items()),
+                                  title=f"Filters (confidence threshold {stats['confidence_threshold']})"))
+    counts = stats["counts"]
+    line = f"input = accepted + rejected: {counts['input']:,} = {counts['accepted']:,} + {counts['rejected']:,}"
+    if "run" in stats:
+        line += f"   ({stats['units']:,} units, {stats['tasks']} tasks, {stats['run']['workers']} workers, " \
+                f"{stats['run']['seconds']:.1f} s)"
+    parts.append(line)
+    return "\n\n".join(parts)

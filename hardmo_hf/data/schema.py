@@ -1,0 +1,312 @@
+"""The HardMo row: one person in one frame, as typed :class:`datasets.Features`.
+
+Every shard of the dataset has exactly this schema (``FEATURES.arrow_schema``, with the ``huggingface`` schema
+metadata, so plain Parquet readers get the typed features too). :data:`COLUMN_DOCS` gives each column's type,
+unit and frame; the dataset card and ``docs/dataset.md`` print it. In short: images are the original encoded
+bytes (never re-encoded; a frame with two people repeats its bytes in both rows), 2D keypoints are full-image
+px + confidence, ``scale`` is the box side / 200 px, SMPL parameters are axis-angle radians.
+
+Arrays are fixed-size Arrow lists of float32 (``List(..., length=n)``), nested once for ``(K, C)`` keypoints:
+no extension types (``Array2D`` costs ~6x more per row to turn into Python) and no variable-length lists,
+which keeps ``load_dataset(..., streaming=True)`` cheap per row (``benchmarks/bench_streaming.py``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+
+import numpy as np
+import pyarrow as pa
+
+from ..constants import (
+    NUM_BETAS,
+    NUM_FINGERTIPS,
+    NUM_LABEL_KEYPOINTS,
+    NUM_SMPL_BODY_JOINTS,
+    NUM_WHOLEBODY_KEYPOINTS,
+    WHOLEBODY33_FROM_WHOLEBODY133,
+    WHOLEBODY33_NAMES,
+)
+from .keypoint_convert import wholebody33_from_label44
+from .record import PersonRecord
+
+__all__ = [
+    "ARRAY_COLUMNS",
+    "COLUMNS",
+    "COLUMN_DOCS",
+    "FEATURES",  # noqa: F822 - built on first access by the module __getattr__
+    "NULLABLE_COLUMNS",
+    "SCHEMA_VERSION",
+    "arrow_schema",
+    "features",
+    "image_path",
+    "record_to_row",
+    "rows_to_record_batch",
+]
+
+SCHEMA_VERSION = 1
+NUM_WHOLEBODY33 = len(WHOLEBODY33_NAMES)
+
+# Array columns: name -> shape of one row's array (all float32).
+ARRAY_COLUMNS: dict[str, tuple[int, ...]] = {
+    "center": (2,),
+    "bbox_xyxy": (4,),
+    "keypoints_2d": (NUM_LABEL_KEYPOINTS, 3),
+    "hand_keypoints_2d": (NUM_FINGERTIPS, 3),
+    "wholebody33_keypoints_2d": (NUM_WHOLEBODY33, 3),
+    "wholebody133_keypoints_2d": (NUM_WHOLEBODY_KEYPOINTS, 3),
+    "keypoints_3d": (NUM_LABEL_KEYPOINTS, 4),
+    "global_orient": (3,),
+    "body_pose": (3 * NUM_SMPL_BODY_JOINTS,),
+    "betas": (NUM_BETAS,),
+    "raw_global_orient": (3,),
+    "raw_body_pose": (3 * NUM_SMPL_BODY_JOINTS,),
+    "raw_betas": (NUM_BETAS,),
+}
+# Columns that are null when the source has no such data.
+NULLABLE_COLUMNS = frozenset(
+    {"wholebody133_keypoints_2d", "keypoints_3d", "raw_global_orient", "raw_body_pose", "raw_betas"}
+)
+_STRING_COLUMNS = ("sample_id", "subset", "category", "category_group", "clip_id", "subject_id")
+_INT32_COLUMNS = ("image_width", "image_height")
+_INT64_COLUMNS = ("frame_index", "person_id")
+_BOOL_COLUMNS = ("has_body_pose", "has_betas", "is_foot", "is_hand")
+
+# Type and meaning of every column (the card and docs print this table).
+COLUMN_DOCS: dict[str, tuple[str, str]] = {
+    "image": ("Image", ("the frame's original encoded bytes (JPEG or PNG, never re-encoded); its `path` is "
+                       "`<category>/<clip_id>/<frame:06d>.<ext>`. A frame with two people repeats its bytes")),
+    "image_width": ("int32", "image width, px"),
+    "image_height": ("int32", "image height, px"),
+    "sample_id": ("string", "`<category>/<clip_id>/<frame:06d>_<person>`, unique within a subset"),
+    "subset": ("string", ("`normal` | `foot` | `hand`: which label the row carries (the raw pseudo-label, or "
+                         "the optimized label of that hard-case subset)")),
+    "category": ("string", "action class (`ballet`, `taijiquan`, ...)"),
+    "category_group": ("string", "`dance` | `martial_arts`"),
+    "clip_id": ("string", "clip folder name (unique within a category)"),
+    "subject_id": ("string", "performer; `<category>/<clip_id>` when the build had no subject map"),
+    "frame_index": ("int64", "frame number inside the clip"),
+    "person_id": ("int64", "person id inside the frame"),
+    "center": ("float32 (2,)", "box centre `(x, y)`, full-image px"),
+    "scale": ("float32", "box side / 200 px (SPIN / 4D-Humans convention)"),
+    "bbox_xyxy": ("float32 (4,)", "the same square box `center -+ 100 * scale`, px"),
+    "keypoints_2d": ("float32 (44,3)", ("label-44 layout (rows 0-24 OpenPose BODY_25, rows 25-43 the J19 "
+                                       "joints, zeros in HardMo): `x, y` px + confidence")),
+    "hand_keypoints_2d": ("float32 (10,3)", "fingertips, left thumb..pinky then right thumb..pinky: px + conf."),
+    "wholebody33_keypoints_2d": ("float32 (33,3)", ("COCO-WholeBody 0..22 + the 10 fingertips (the model-facing "
+                                                   "subset): px + confidence")),
+    "wholebody133_keypoints_2d": ("float32 (133,3) or null", ("all COCO-WholeBody points when the source has "
+                                                             "them: px + raw detector score")),
+    "keypoints_3d": ("float32 (44,4) or null", ("3D joints in m (label frame) + confidence, when the source "
+                                               "has them")),
+    "global_orient": ("float32 (3,)", "SMPL root orientation, axis-angle, radians"),
+    "body_pose": ("float32 (69,)", "SMPL joints 1..23, axis-angle, radians"),
+    "betas": ("float32 (10,)", "SMPL shape coefficients"),
+    "has_body_pose": ("bool", "`global_orient` and `body_pose` are valid"),
+    "has_betas": ("bool", "`betas` are valid"),
+    "raw_global_orient": ("float32 (3,) or null", ("raw (pre-optimization) pseudo-label of a `foot` / `hand` "
+                                                  "row; null on `normal` rows")),
+    "raw_body_pose": ("float32 (69,) or null", "raw pseudo-label body pose of a `foot` / `hand` row"),
+    "raw_betas": ("float32 (10,) or null", "raw pseudo-label betas of a `foot` / `hand` row"),
+    "is_foot": ("bool", "the sample belongs to HardMo-Foot"),
+    "is_hand": ("bool", "the sample belongs to HardMo-Hand"),
+}
+
+# Column order of the shards (identity first, then box, keypoints, SMPL, flags).
+COLUMNS = (
+    "image", "image_width", "image_height",
+    "sample_id", "subset", "category", "category_group", "clip_id", "subject_id", "frame_index", "person_id",
+    "center", "scale", "bbox_xyxy",
+    "keypoints_2d", "hand_keypoints_2d", "wholebody33_keypoints_2d", "wholebody133_keypoints_2d", "keypoints_3d",
+    "global_orient", "body_pose", "betas", "has_body_pose", "has_betas",
+    "raw_global_orient", "raw_body_pose", "raw_betas",
+    "is_foot", "is_hand",
+)  # fmt: skip
+
+
+def _array_feature(shape: tuple[int, ...]):
+    from datasets import List, Value
+
+    feature = Value("float32")
+    for size in reversed(shape):
+        feature = List(feature, length=size)
+    return feature
+
+
+def features():
+    """A fresh :class:`datasets.Features` of one row (see the module docstring for units)."""
+    from datasets import Features, Image, Value
+
+    spec = {}
+    for name in COLUMNS:
+        if name == "image":
+            spec[name] = Image()
+        elif name in _STRING_COLUMNS:
+            spec[name] = Value("string")
+        elif name in _INT32_COLUMNS:
+            spec[name] = Value("int32")
+        elif name in _INT64_COLUMNS:
+            spec[name] = Value("int64")
+        elif name in _BOOL_COLUMNS:
+            spec[name] = Value("bool")
+        elif name == "scale":
+            spec[name] = Value("float32")
+        else:
+            spec[name] = _array_feature(ARRAY_COLUMNS[name])
+    return Features(spec)
+
+
+_FEATURES = None
+
+
+def __getattr__(name):
+    # ``FEATURES`` is built on first use, so importing this module does not import ``datasets``.
+    if name == "FEATURES":
+        global _FEATURES
+        if _FEATURES is None:
+            _FEATURES = features()
+        return _FEATURES
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def arrow_schema() -> pa.Schema:
+    """The shards' Arrow schema, with the ``huggingface`` metadata (``{"info": {"features": ...}}``)."""
+    return __getattr__("FEATURES").arrow_schema
+
+
+def serialize_arrow_schema() -> bytes:
+    """:func:`arrow_schema` as Arrow IPC bytes (:func:`deserialize_arrow_schema` reads it with pyarrow only)."""
+    return arrow_schema().serialize().to_pybytes()
+
+
+def deserialize_arrow_schema(data: bytes) -> pa.Schema:
+    return pa.ipc.read_schema(pa.py_buffer(data))
+
+
+def huggingface_metadata(schema: pa.Schema) -> dict | None:
+    """The decoded ``huggingface`` schema metadata of a shard, or None."""
+    raw = (schema.metadata or {}).get(b"huggingface")
+    return json.loads(raw) if raw else None
+
+
+# ----------------------------------------------------------------------------------------------------
+# Records -> rows -> Arrow
+# ----------------------------------------------------------------------------------------------------
+def image_path(record: PersonRecord) -> str:
+    """``<category>/<clip_id>/<frame:06d>.<ext>``: the frame's image name, stored as the ``Image`` path."""
+    ext = "png" if record.image_format == "png" else "jpg"
+    return f"{record.category}/{record.clip_id}/{record.frame_index:06d}.{ext}"
+
+
+def _check(name: str, value, *, required: bool) -> np.ndarray | None:
+    if value is None:
+        if required:
+            raise ValueError(f"{name} is required")
+        return None
+    array = np.asarray(value, dtype=np.float32)
+    shape = ARRAY_COLUMNS[name]
+    if array.shape != shape:
+        raise ValueError(f"{name} has shape {array.shape}, expected {shape}")
+    return array
+
+
+def wholebody33(record: PersonRecord) -> np.ndarray:
+    """The 33-point model-facing keypoints ``(33,3)`` px of a record.
+
+    From the 133 COCO-WholeBody points when the source has them, otherwise from the BODY_25 rows of
+    ``keypoints_2d`` and the fingertips (the same points, re-ordered).
+    """
+    if record.wholebody_133 is not None:
+        kp133 = np.asarray(record.wholebody_133, dtype=np.float32)
+        return kp133[list(WHOLEBODY33_FROM_WHOLEBODY133)]
+    return wholebody33_from_label44(record.keypoints_2d, record.hand_keypoints_2d)
+
+
+def record_to_row(record: PersonRecord) -> dict:
+    """One dataset row (a dict keyed like :data:`FEATURES`) of ``record``; arrays stay numpy float32.
+
+    The row is accepted as is by ``datasets`` (``Dataset.from_list([row], features=FEATURES)``) and by
+    :func:`rows_to_record_batch`. Raises ``ValueError`` naming the field on a wrong shape.
+    """
+    arrays = {
+        "center": _check("center", record.center, required=True),
+        "bbox_xyxy": record.bbox_xyxy.astype(np.float32),
+        "keypoints_2d": _check("keypoints_2d", record.keypoints_2d, required=True),
+        "hand_keypoints_2d": _check("hand_keypoints_2d", record.hand_keypoints_2d, required=True),
+        "wholebody33_keypoints_2d": np.asarray(wholebody33(record), dtype=np.float32),
+        "wholebody133_keypoints_2d": _check("wholebody133_keypoints_2d", record.wholebody_133, required=False),
+        "keypoints_3d": _check("keypoints_3d", record.keypoints_3d, required=False),
+    }
+    for name, value in (("global_orient", record.global_orient), ("body_pose", record.body_pose),
+                        ("betas", record.betas)):
+        arrays[name] = np.zeros(ARRAY_COLUMNS[name], np.float32) if value is None else _check(
+            name, value, required=True)
+    for name, value in (("raw_global_orient", record.raw_global_orient), ("raw_body_pose", record.raw_body_pose),
+                        ("raw_betas", record.raw_betas)):
+        arrays[name] = _check(name, value, required=False)
+    return {
+        "image": {"bytes": record.image_bytes, "path": image_path(record)},
+        "image_width": int(record.image_width),
+        "image_height": int(record.image_height),
+        "sample_id": record.sample_id,
+        "subset": record.subset,
+        "category": record.category,
+        "category_group": record.category_group,
+        "clip_id": record.clip_id,
+        "subject_id": record.subject_id,
+        "frame_index": int(record.frame_index),
+        "person_id": int(record.person_id),
+        "scale": float(record.scale),
+        "has_body_pose": bool(record.has_body_pose and record.global_orient is not None),
+        "has_betas": bool(record.has_betas and record.betas is not None),
+        "is_foot": bool(record.is_foot),
+        "is_hand": bool(record.is_hand),
+        **arrays,
+    }
+
+
+def _fixed_list_array(values: np.ndarray, shape: tuple[int, ...], mask: np.ndarray | None) -> pa.Array:
+    """``(n, *shape)`` float32 -> nested fixed-size lists; ``mask`` marks null rows (their values are zeros)."""
+    n = values.shape[0]
+    array: pa.Array = pa.array(values.reshape(-1), type=pa.float32())
+    for depth, size in enumerate(reversed(shape)):
+        outer = depth == len(shape) - 1
+        array = pa.FixedSizeListArray.from_arrays(array, size, mask=pa.array(mask) if outer and mask is not None
+                                                  else None)
+    assert len(array) == n
+    return array
+
+
+def rows_to_record_batch(rows: Sequence[Mapping], schema: pa.Schema | None = None) -> pa.RecordBatch:
+    """Rows from :func:`record_to_row` -> one Arrow record batch of ``schema`` (default :func:`arrow_schema`).
+
+    Built column by column from numpy (fast). ``schema`` lets build workers pass the schema the plan
+    serialized, so they never import ``datasets``.
+    """
+    schema = arrow_schema() if schema is None else schema
+    columns = []
+    for field in schema:
+        name = field.name
+        if name == "image":
+            columns.append(pa.StructArray.from_arrays(
+                [pa.array([row["image"]["bytes"] for row in rows], pa.binary()),
+                 pa.array([row["image"]["path"] for row in rows], pa.string())],
+                fields=list(field.type)))
+        elif name in ARRAY_COLUMNS:
+            shape = ARRAY_COLUMNS[name]
+            values = [row[name] for row in rows]
+            mask = np.array([v is None for v in values], dtype=bool)
+            if mask.any():
+                zeros = np.zeros(shape, np.float32)
+                values = [zeros if v is None else v for v in values]
+            stacked = np.stack(values).astype(np.float32, copy=False) if values else np.zeros((0, *shape), np.float32)
+            columns.append(_fixed_list_array(stacked, shape, mask if mask.any() else None))
+        else:
+            columns.append(pa.array([row[name] for row in rows], type=field.type))
+    return pa.RecordBatch.from_arrays(columns, schema=schema)
+
+
+def iter_row_dicts(table: pa.Table | pa.RecordBatch) -> Iterable[dict]:
+    """Plain python rows of an Arrow table of this schema (images stay encoded), for validation and tests."""
+    yield from table.to_pylist()
