@@ -1,10 +1,10 @@
 """Dataset-wide constants: classes, subsets, protocols, filtering defaults, camera constants.
 
-Keypoint layouts live in :mod:`hardmo_hf.models.keypoints_hardmo` (so the remote-code model folder can use
+Keypoint layouts live in :mod:`hardmo_hf.models.constants_hardmo` (so the remote-code model folder can use
 them without importing ``hardmo_hf``) and are re-exported here. Import every constant from this module.
 """
 
-from .models.keypoints_hardmo import *  # noqa: F401,F403  (re-export: one import point for constants)
+from .models.constants_hardmo import *
 
 # ----------------------------------------------------------------------------------------------------
 # Action classes
@@ -72,12 +72,12 @@ MIN_CONFIDENT_KEYPOINTS = 5  # keep a sample only if more than 4 keypoints have 
 MAX_ABS_BETA = 3.0
 
 # ----------------------------------------------------------------------------------------------------
-# Camera and crop constants (upstream HMR2 / HMR)
+# Hugging Face Hub homes (defaults; every command that uses them also takes an explicit repo id)
 # ----------------------------------------------------------------------------------------------------
-FOCAL_LENGTH = 5000.0  # px, for a crop of size CROP_SIZE
-BBOX_SCALE_UNIT = 200.0  # "scale" fields are box size / 200 px
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+HUB_MODEL_4DHUMANS = "hardmo/HardMo-4DHumans"
+HUB_MODEL_HMR = "hardmo/HardMo-HMR"
+HUB_DATASET = "hardmo/HardMo"
+HUB_SPACE = "hardmo/hardmo-demo"
 
 DATASET_LICENSE = "cc-by-sa-4.0"
 CITATION = """@inproceedings{liao2024hardmo,
@@ -193,3 +193,11 @@ def _humandata_wholebody133_names():
 
 
 HUMANDATA_WHOLEBODY133_NAMES = _humandata_wholebody133_names()
+
+# ----------------------------------------------------------------------------------------------------
+# Person detection (hardmo_hf.detection) and the mesh-recovery pipeline task
+# ----------------------------------------------------------------------------------------------------
+DEFAULT_PERSON_DETECTOR = "PekingU/rtdetr_r18vd"  # RT-DETR, COCO classes: needs neither timm nor torchvision
+DETECTOR_ENV = "HARDMO_DETECTOR"  # a Hub id / folder of an object detector, or one of DETECTOR_OFF_VALUES
+DETECTOR_OFF_VALUES = ("none", "off", "")
+PIPELINE_TASK = "human-mesh-recovery"

@@ -32,3 +32,30 @@ def synthetic_smpl_dir(tmp_path_factory) -> Path:
     make_synthetic_smpl(directory)
     make_synthetic_j19_regressor(directory)
     return directory
+
+
+@pytest.fixture(scope="session")
+def sample_dataset(tmp_path_factory) -> Path:
+    """The sample pipeline output built into a HardMo dataset folder (``hardmo-hf build``), once per session."""
+    from hardmo_hf.cli import main as cli
+    from hardmo_hf.data.sample import make_sample_pipeline_output
+
+    root = tmp_path_factory.mktemp("sample_dataset")
+    make_sample_pipeline_output(root / "pipeline")
+    out = root / "hardmo"
+    if cli(["build", str(root / "pipeline"), "--out", str(out), "--workers", "1", "--no-progress"]) != 0:
+        raise RuntimeError("building the sample dataset failed")
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_hmr2_dir(tmp_path_factory) -> Path:
+    """A tiny random HardMo-4DHumans folder with its image processor, as the converter writes one."""
+    from transformers import AutoConfig
+
+    from hardmo_hf.models.image_processing_hardmo import HardMoImageProcessor
+    from hardmo_hf.testing.models import make_tiny_model_dir
+
+    directory = make_tiny_model_dir("hmr2", tmp_path_factory.mktemp("tiny_hmr2") / "tiny-hmr2")
+    HardMoImageProcessor.for_model_config(AutoConfig.from_pretrained(directory)).save_pretrained(directory)
+    return directory

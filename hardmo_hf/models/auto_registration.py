@@ -1,10 +1,14 @@
-"""Register the HardMo configs and models with ``AutoConfig`` / ``AutoModel``.
+"""Register the HardMo configs, models and image processor with ``AutoConfig`` / ``AutoModel`` /
+``AutoImageProcessor``, and the ``"human-mesh-recovery"`` pipeline task.
 
 ``import hardmo_hf`` calls :func:`register_when_transformers_loads`. If ``transformers`` is already imported the
 classes are registered at once. Otherwise a one-shot import hook registers them as soon as ``transformers`` and
 the HardMo model modules can be imported completely: right after ``import transformers`` finishes, or right
 after ``configuration_hardmo`` / ``modeling_hardmo`` finish when one of them is what pulled ``transformers`` in.
-So ``import hardmo_hf`` stays fast (the CLI imports it), and ``AutoModel.from_pretrained(DIR)`` works without
+The pipeline task is registered the same way once ``transformers.pipelines`` is imported (``from transformers
+import pipeline``), so that importing ``transformers`` alone stays light.
+So ``import hardmo_hf`` stays fast (the CLI imports it), and ``AutoModel.from_pretrained(DIR)``,
+``AutoImageProcessor.from_pretrained(DIR)`` and ``pipeline("human-mesh-recovery", DIR)`` work without
 ``trust_remote_code`` in any process that imported ``hardmo_hf``.
 """
 
@@ -18,36 +22,67 @@ import sys
 logger = logging.getLogger(__name__)
 
 _PACKAGE = __name__.rsplit(".", 1)[0]  # hardmo_hf.models
-_WATCHED = ("transformers", f"{_PACKAGE}.configuration_hardmo", f"{_PACKAGE}.modeling_hardmo")
+_PIPELINES_MODULE = "transformers.pipelines"
+# Registration is retried after each of these finishes executing: transformers itself, and every module that
+# registration imports and that may be the one pulling transformers in (then it is still half-initialised).
+_WATCHED = (
+    "transformers",
+    _PIPELINES_MODULE,
+    f"{_PACKAGE}.configuration_hardmo",
+    f"{_PACKAGE}.modeling_hardmo",
+    f"{_PACKAGE}.image_processing_hardmo",
+    f"{_PACKAGE.rsplit('.', 1)[0]}.pipelines",
+)
 _in_progress: set[str] = set()
-_state = {"registered": False, "registering": False}
+_state = {"registered": False, "registering": False, "pipeline_registered": False}
 
 
 def register_auto_classes() -> None:
     """Register ``hardmo_hmr2`` and ``hardmo_hmr`` with ``AutoConfig`` and ``AutoModel`` (idempotent)."""
-    from transformers import AutoConfig, AutoModel
+    from transformers import AutoConfig, AutoImageProcessor, AutoModel
 
     from .configuration_hardmo import HardMoHMR2Config, HardMoHMRConfig
+    from .image_processing_hardmo import HardMoImageProcessor
     from .modeling_hardmo import HardMoHMR2Model, HardMoHMRModel
 
     for config_class, model_class in ((HardMoHMR2Config, HardMoHMR2Model), (HardMoHMRConfig, HardMoHMRModel)):
         AutoConfig.register(config_class.model_type, config_class, exist_ok=True)
         AutoModel.register(config_class, model_class, exist_ok=True)
+        # One NumPy implementation serves both backends transformers may ask for.
+        AutoImageProcessor.register(
+            config_class,
+            image_processor_classes={"pil": HardMoImageProcessor, "torchvision": HardMoImageProcessor},
+            exist_ok=True,
+        )
     _state["registered"] = True
+
+
+def _register_pipeline() -> None:
+    from ..pipelines import register_pipeline
+
+    register_pipeline()
+    _state["pipeline_registered"] = True
+
+
+def _all_registered() -> bool:
+    return _state["registered"] and _state["pipeline_registered"]
 
 
 def _try_register() -> None:
     """Register if everything it needs can be imported completely now; never raise into an import."""
-    if _state["registered"] or _state["registering"] or _in_progress or "transformers" not in sys.modules:
+    if _all_registered() or _state["registering"] or _in_progress or "transformers" not in sys.modules:
         return
     _state["registering"] = True
     try:
-        register_auto_classes()
-    except Exception as exc:  # never break the user's import
-        logger.warning("could not register the HardMo models with transformers' Auto classes: %s", exc)
+        if not _state["registered"]:
+            register_auto_classes()
+        if not _state["pipeline_registered"] and _PIPELINES_MODULE in sys.modules:
+            _register_pipeline()
+    except Exception as exc:  # noqa: BLE001  (never break the user's import)
+        logger.warning("could not register the HardMo classes with transformers: %s", exc)
     finally:
         _state["registering"] = False
-    if _state["registered"]:
+    if _all_registered():
         sys.meta_path[:] = [f for f in sys.meta_path if not isinstance(f, _RegistrationHook)]
 
 
@@ -84,5 +119,5 @@ def register_when_transformers_loads() -> None:
     """Register now if ``transformers`` is imported, else as soon as it (and the model modules) can be."""
     if "transformers" in sys.modules and not _in_progress:
         _try_register()
-    if not _state["registered"] and not any(isinstance(f, _RegistrationHook) for f in sys.meta_path):
+    if not _all_registered() and not any(isinstance(f, _RegistrationHook) for f in sys.meta_path):
         sys.meta_path.insert(0, _RegistrationHook())

@@ -18,8 +18,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from .constants_hardmo import SMPLX45_TO_BODY25, SMPLX45_TO_WHOLEBODY33
 from .geometry_hardmo import axis_angle_to_rotmat
-from .keypoints_hardmo import SMPLX45_TO_BODY25, SMPLX45_TO_WHOLEBODY33
 
 SMPL_PATH_ENV = "HARDMO_SMPL_PATH"
 SMPL_FILENAME = "SMPL_NEUTRAL.pkl"

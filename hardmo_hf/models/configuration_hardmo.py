@@ -69,7 +69,7 @@ class HardMoHMR2Config(PreTrainedConfig):
     """
 
     model_type = "hardmo_hmr2"
-    sub_configs_defaults = {
+    sub_configs_defaults = {  # noqa: RUF012  (transformers convention)
         "vit_config": SubConfigSpec(config_class=VitPoseBackboneConfig, init_kwargs=dict(VIT_HUGE_DEFAULTS)),
     }
 
@@ -214,7 +214,7 @@ class HardMoHMRConfig(PreTrainedConfig):
         self.validate_sizes()
 
     @classmethod
-    def bedlam(cls, **kwargs) -> "HardMoHMRConfig":
+    def bedlam(cls, **kwargs) -> HardMoHMRConfig:
         """BEDLAM-HMR (``hrnet_w48-conv`` + ``HMRHeadOrig``): SMPL-X body, 22 joints, 11 betas, SPIN 6D layout."""
         values = {"flavor": "bedlam", "num_joints": 22, "num_betas": 11, "rot6d_layout": "spin"}
         values.update(kwargs)
@@ -256,4 +256,4 @@ def _pair(value) -> tuple[int, int]:
 HardMoHMR2Config.register_for_auto_class()
 HardMoHMRConfig.register_for_auto_class()
 
-__all__ = ["HardMoHMR2Config", "HardMoHMRConfig", "VIT_HUGE_DEFAULTS"]
+__all__ = ["VIT_HUGE_DEFAULTS", "HardMoHMR2Config", "HardMoHMRConfig"]

@@ -181,7 +181,7 @@ def find_smpl_tensors(safetensors_path: str | Path) -> list[str]:
 
     suspicious = []
     with safe_open(str(safetensors_path), framework="pt") as handle:
-        for key in handle.keys():
+        for key in handle.keys():  # noqa: SIM118  (safetensors handles are not iterable)
             shape = handle.get_slice(key).get_shape()
             if SMPL_KEY_PATTERN.search(key) or any(n in SMPL_VERTEX_COUNTS for n in shape):
                 suspicious.append(key)
@@ -197,15 +197,19 @@ def write_hub_folder(
 ) -> Path:
     """Write a complete Hub folder for a converted model.
 
-    ``config.json`` (with ``auto_map``), ``model.safetensors``, the custom code files (flat), and, when given,
-    the processor's ``preprocessor_config.json`` (``processor.save_pretrained``), ``README.md`` (``card_text``)
-    and ``extra_files`` (``{name: text}``). Refuses to finish if any SMPL tensor reached the weights file.
+    ``config.json`` (with ``auto_map``), ``model.safetensors``, the custom code files (flat), the processor's
+    ``preprocessor_config.json`` (``processor.save_pretrained``; by default the ``HardMoImageProcessor`` preset
+    of the model's config), and, when given, ``README.md`` (``card_text``) and ``extra_files``
+    (``{name: text}``). Refuses to finish if any SMPL tensor reached the weights file.
     """
+    from .image_processing_hardmo import HardMoImageProcessor
+
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out_dir, safe_serialization=True)
-    if processor is not None:
-        processor.save_pretrained(out_dir)
+    if processor is None:
+        processor = HardMoImageProcessor.for_model_config(model.config)
+    processor.save_pretrained(out_dir)
     if card_text is not None:
         (out_dir / "README.md").write_text(card_text, encoding="utf-8")
     for name, text in (extra_files or {}).items():

@@ -147,7 +147,8 @@ def convert_hmr2_checkpoint(
     card_text: str | None = None,
 ) -> HardMoHMR2Model:
     """Load an HMR2 checkpoint (``.ckpt``, ``.pt``/``.pth``, ``.safetensors``, or a state dict), convert it with a
-    strict load, and optionally write a Hub folder (see :func:`write_hub_folder`). Returns the model in eval mode.
+    strict load, and optionally write a Hub folder (see :func:`write_hub_folder`; ``processor`` defaults to the
+    model's ``HardMoImageProcessor`` preset and ``card_text`` to its model card). Returns the model in eval mode.
     """
     source = str(checkpoint) if not isinstance(checkpoint, dict) else "state dict"
     upstream = checkpoint if isinstance(checkpoint, dict) else load_state_dict(checkpoint)
@@ -163,5 +164,9 @@ def convert_hmr2_checkpoint(
         config.decoder_dim, config.decoder_heads,
     )
     if out_dir is not None:
+        if card_text is None:
+            from ..model_cards import card_for_config
+
+            card_text = card_for_config(config)
         write_hub_folder(model, out_dir, processor=processor, card_text=card_text)
     return model

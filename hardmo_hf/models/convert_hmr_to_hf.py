@@ -157,7 +157,8 @@ def convert_hmr_checkpoint(
     card_text: str | None = None,
 ) -> HardMoHMRModel:
     """Load a HardMo-HMR / BEDLAM-HMR checkpoint (``.ckpt``, ``.pt``/``.pth``, ``.safetensors`` or a state dict),
-    convert it with a strict load, optionally write a Hub folder. Returns the model in eval mode."""
+    convert it with a strict load, optionally write a Hub folder (``processor`` defaults to the model's
+    ``HardMoImageProcessor`` preset and ``card_text`` to its model card). Returns the model in eval mode."""
     source = str(checkpoint) if not isinstance(checkpoint, dict) else "state dict"
     upstream = checkpoint if isinstance(checkpoint, dict) else load_state_dict(checkpoint)
     config = infer_hmr_config(upstream, flavor, overrides, source)
@@ -168,5 +169,9 @@ def convert_hmr_checkpoint(
     model.eval()
     logger.info("converted %s: %s flavor, HRNet-W%d, %d joints", source, config.flavor, config.hrnet_width, config.num_joints)
     if out_dir is not None:
+        if card_text is None:
+            from ..model_cards import card_for_config
+
+            card_text = card_for_config(config)
         write_hub_folder(model, out_dir, processor=processor, card_text=card_text)
     return model

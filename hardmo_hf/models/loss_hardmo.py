@@ -36,8 +36,8 @@ from __future__ import annotations
 
 import torch
 
+from .constants_hardmo import EVAL_WRIST_JOINTS, LABEL44_PELVIS, NUM_FINGERTIPS, SMPLX45_TO_BODY25
 from .geometry_hardmo import axis_angle_to_rotmat
-from .keypoints_hardmo import EVAL_WRIST_JOINTS, LABEL44_PELVIS, NUM_FINGERTIPS, SMPLX45_TO_BODY25
 
 SMPL_PARAM_KEYS = ("global_orient", "body_pose", "betas")
 

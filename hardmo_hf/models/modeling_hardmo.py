@@ -32,7 +32,12 @@ from transformers import initialization as init
 from transformers.utils import ModelOutput
 
 from .configuration_hardmo import HardMoHMR2Config, HardMoHMRConfig
-from .geometry_hardmo import perspective_projection, rot6d_to_rotmat, rotmat_to_rot6d, weak_perspective_to_translation
+from .geometry_hardmo import (
+    perspective_projection,
+    rot6d_to_rotmat,
+    rotmat_to_rot6d,
+    weak_perspective_to_translation,
+)
 from .heads_hardmo import IEFRegressorHead, SMPLTransformerDecoderHead
 from .hrnet_hardmo import HardMoHRNet
 from .loss_hardmo import compute_mesh_recovery_loss
@@ -203,17 +208,13 @@ class HardMoPreTrainedModel(PreTrainedModel):
             body_model.to(device)
         body = body_model(global_orient=output.global_orient, body_pose=output.body_pose, betas=output.betas)
         vertices, joints = _field(body, "vertices"), _field(body, "joints45", "joints")
-        keypoints_3d = None
-        if getattr(body, "j19", None) is not None:
-            keypoints_3d = body.keypoints44
-        elif _field(body, "keypoints44", required=False) is not None:
-            keypoints_3d = _field(body, "keypoints44")
+        keypoints_3d = _keypoints44(body)
         crop_focal = output.focal_length / self.config.image_size
 
         def project(points):
             return perspective_projection(points, output.pred_cam_t, crop_focal)
 
-        from .keypoints_hardmo import SMPLX45_TO_WHOLEBODY33
+        from .constants_hardmo import SMPLX45_TO_WHOLEBODY33
 
         output.vertices = vertices
         output.joints = joints
@@ -238,7 +239,7 @@ class HardMoHMR2Model(HardMoPreTrainedModel):
 
     config_class = HardMoHMR2Config
     config: HardMoHMR2Config
-    _no_split_modules = ["VitPoseBackboneEmbeddings", "VitPoseBackboneLayer", "DecoderLayer"]
+    _no_split_modules = ["VitPoseBackboneEmbeddings", "VitPoseBackboneLayer", "DecoderLayer"]  # noqa: RUF012
 
     def __init__(self, config: HardMoHMR2Config):
         super().__init__(config)
@@ -298,7 +299,7 @@ class HardMoHMRModel(HardMoPreTrainedModel):
 
     config_class = HardMoHMRConfig
     config: HardMoHMRConfig
-    _no_split_modules = ["HRNetModule"]
+    _no_split_modules = ["HRNetModule"]  # noqa: RUF012
 
     def __init__(self, config: HardMoHMRConfig):
         super().__init__(config)
@@ -339,15 +340,22 @@ class HardMoHMRModel(HardMoPreTrainedModel):
         return output if return_dict else output.to_tuple()
 
 
-def _field(result, *names, required: bool = True):
+def _field(result, *names):
     """Read a body-model result field from an object or a dict, trying ``names`` in order."""
     for name in names:
         value = result.get(name) if isinstance(result, dict) else getattr(result, name, None)
         if value is not None:
             return value
-    if required:
-        raise ValueError(f"the body model's output has none of {names}")
-    return None
+    raise ValueError(f"the body model's output has none of {names}")
+
+
+def _keypoints44(result) -> torch.Tensor | None:
+    """The body model's label-44 joints ``(B, 44, 3)``, or ``None`` when it has no J19 regressor."""
+    if isinstance(result, dict):
+        return result.get("keypoints44")
+    if getattr(result, "j19", True) is None:  # SMPLBodyModel output without a J19 regressor
+        return None
+    return getattr(result, "keypoints44", None)
 
 
 def _load_j19_regressor(path) -> torch.Tensor:
@@ -378,4 +386,4 @@ def _load_j19_regressor(path) -> torch.Tensor:
 HardMoHMR2Model.register_for_auto_class("AutoModel")
 HardMoHMRModel.register_for_auto_class("AutoModel")
 
-__all__ = ["HardMoMeshOutput", "HardMoPreTrainedModel", "HardMoHMR2Model", "HardMoHMRModel"]
+__all__ = ["HardMoHMR2Model", "HardMoHMRModel", "HardMoMeshOutput", "HardMoPreTrainedModel"]

@@ -19,15 +19,15 @@ def tiny_config(kind: str, **overrides):
     from ..models.configuration_hardmo import HardMoHMR2Config, HardMoHMRConfig
 
     if kind == "hmr2":
-        values = dict(
-            vit_config={"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2},
-            decoder_dim=32, decoder_depth=2, decoder_heads=2, decoder_dim_head=16, decoder_mlp_dim=64,
-        )
+        values = {
+            "vit_config": {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2},
+            "decoder_dim": 32, "decoder_depth": 2, "decoder_heads": 2, "decoder_dim_head": 16, "decoder_mlp_dim": 64,
+        }
         return HardMoHMR2Config(**{**values, **overrides})
-    hrnet = dict(
-        hrnet_width=8, hrnet_stem_channels=16, hrnet_layer1_blocks=1, hrnet_stage_modules=[1, 1, 1],
-        hrnet_stage_blocks=[1, 1, 1], head_hidden_dim=64,
-    )
+    hrnet = {
+        "hrnet_width": 8, "hrnet_stem_channels": 16, "hrnet_layer1_blocks": 1, "hrnet_stage_modules": [1, 1, 1],
+        "hrnet_stage_blocks": [1, 1, 1], "head_hidden_dim": 64,
+    }
     if kind == "hmr":
         return HardMoHMRConfig(**{**hrnet, **overrides})
     if kind == "bedlam":

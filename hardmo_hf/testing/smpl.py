@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..models.keypoints_hardmo import NUM_SMPL_JOINTS
+from ..models.constants_hardmo import NUM_SMPL_JOINTS
 
 NUM_VERTICES = 6890
 NUM_FACES = 13776
@@ -164,7 +164,7 @@ def make_synthetic_j19_regressor(directory: str | Path, seed: int = 0) -> Path:
     mix of nearby SMPL joint rings, mirroring what the real regressor does)."""
     smpl = build_synthetic_smpl(seed)
     j = smpl["J_regressor"]
-    # J19 names in order (see keypoints_hardmo.J19_NAMES) as combinations of SMPL joints.
+    # J19 names in order (see constants_hardmo.J19_NAMES) as combinations of SMPL joints.
     mix = [(8,), (5,), (2,), (1,), (4,), (7,), (21,), (19,), (17,), (16,), (18,), (20,), (12,), (15,),
            (0, 3), (12, 9), (3, 6), (12, 15), (15,)]
     regressor = np.stack([j[list(m)].mean(axis=0) for m in mix])

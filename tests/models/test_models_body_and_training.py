@@ -11,7 +11,6 @@ from hardmo_hf.models.conversion_utils import find_smpl_tensors
 from hardmo_hf.models.geometry_hardmo import rotmat_to_axis_angle
 from hardmo_hf.testing.models import make_tiny_model
 
-
 # A small HMR (64 px crops, no dropout) keeps the loss and training tests fast; the architecture is unchanged.
 SMALL_HMR = {"image_size": 64, "head_dropout": 0.0}
 
@@ -38,6 +37,28 @@ def test_attached_body_model_outputs(kind, synthetic_smpl_dir):
     assert torch.allclose(out.joints_2d, expected, atol=1e-6)
     assert torch.equal(out.wholebody_2d, out.joints_2d[:, list(SMPLX45_TO_WHOLEBODY33)])
     assert torch.equal(out.keypoints_3d[:, :25], out.joints[:, list(SMPLX45_TO_BODY25)])
+
+
+def test_body_model_without_j19_regressor(synthetic_smpl_dir, tmp_path, images):
+    import shutil
+
+    smpl_only = tmp_path / "smpl"
+    smpl_only.mkdir()
+    shutil.copy(synthetic_smpl_dir / "SMPL_NEUTRAL.pkl", smpl_only)
+    model = make_tiny_model("hmr", **SMALL_HMR)
+    model.attach_body_model(smpl_only / "SMPL_NEUTRAL.pkl")
+    out = model(images)
+    assert out.keypoints_3d is None and out.keypoints_2d is None and out.wholebody_2d.shape == (4, 33, 2)
+    # HardMo 2D labels have zero-confidence J19 rows: the BODY_25 rows are enough for the 2D term.
+    kp2d = torch.zeros(4, 44, 3)
+    kp2d[:, :25] = torch.cat([out.joints_2d[:, list(SMPLX45_TO_BODY25)].detach() + 0.01, torch.ones(4, 25, 1)], dim=-1)
+    loss = model(images, labels={"keypoints_2d": kp2d}).loss
+    assert torch.isclose(loss, torch.tensor(0.01 * 0.01 * 4 * 25 * 2), rtol=1e-3)
+    kp2d[:, 30, 2] = 1.0
+    with pytest.raises(ValueError, match="no J19 regressor"):
+        model(images, labels={"keypoints_2d": kp2d})
+    with pytest.raises(ValueError, match="J19"):
+        model(images, labels={"keypoints_3d": torch.ones(4, 44, 4)})
 
 
 def test_no_smpl_tensor_is_ever_saved(synthetic_smpl_dir, tmp_path):

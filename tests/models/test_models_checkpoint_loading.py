@@ -10,7 +10,12 @@ import numpy as np
 import pytest
 import torch
 
-from hardmo_hf.models.checkpoint_loading import CheckpointError, InertObject, _RestrictedUnpickler, load_state_dict
+from hardmo_hf.models.checkpoint_loading import (
+    CheckpointError,
+    InertObject,
+    _RestrictedUnpickler,
+    load_state_dict,
+)
 
 
 class RunsACommand:

@@ -6,10 +6,9 @@ import json
 
 import pytest
 import torch
+from models_helpers import FIXTURES, convert_fixture, max_abs
 
 from hardmo_hf.models.conversion_utils import find_smpl_tensors
-
-from models_helpers import FIXTURES, convert_fixture, max_abs
 
 PARAM_TOL = 1e-4  # rotations, betas, camera, translation
 FEATURE_TOL = 1e-3  # backbone features (thread-count rounding)

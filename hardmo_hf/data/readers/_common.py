@@ -13,6 +13,7 @@ record ends up with) and a human-readable ``detail``. Reject reasons used by the
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import os
@@ -35,6 +36,7 @@ from ...constants import (
     NUM_WHOLEBODY_KEYPOINTS,
 )
 from ..keypoint_convert import fingertips_from_wholebody133, label44_from_wholebody133
+from ..npz_io import NpzArchive
 from ..record import PersonRecord, Reject
 
 IMAGE_EXTENSIONS = (".jpeg", ".jpg", ".png")  # in order of preference when a frame has several
@@ -395,6 +397,29 @@ class SampleNamer:
                 return category, match.group("clip_id"), frame
         raise RecordError("unparsable_name", f"cannot read category/clip/frame from {name!r} "
                                              "(pass a name pattern with groups category, clip_id, frame)")
+
+
+def parse_options(options_class, options: dict, reader: str):
+    """A reader's frozen options dataclass from keyword ``options``; an unknown keyword is a ``TypeError`` that
+    names the reader and lists its options."""
+    try:
+        return options_class(**options)
+    except TypeError as exc:
+        names = ", ".join(f.name for f in dataclasses.fields(options_class))
+        raise TypeError(f"{reader} reader: {exc} (options: {names})") from None
+
+
+def npz_row_units(root, key: str, chunk_size: int, kind: str) -> list[str]:
+    """Row ranges ``"<file>[<start>:<stop>]"`` of every ``.npz`` of ``root`` (a file or a folder); each file
+    must hold the per-row array ``key`` (else it is not a ``kind`` file)."""
+    base, names = npz_files(root)
+    units = []
+    for name in names:
+        with NpzArchive(base / name, source=name) as archive:
+            if key not in archive:
+                raise ValueError(f"{base / name}: no {key!r} array (not a {kind} file)")
+            units += index_units(name, archive.shape(key)[0], chunk_size)
+    return units
 
 
 def check_option(name: str, value, allowed: tuple) -> None:

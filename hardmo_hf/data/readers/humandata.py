@@ -53,10 +53,10 @@ from ._common import (
     SampleNamer,
     cached_subject_map,
     check_option,
-    index_units,
-    npz_files,
+    npz_row_units,
     occurrence_index,
     parse_index_unit,
+    parse_options,
 )
 from .spin_npz import DEFAULT_CHUNK_SIZE
 
@@ -95,24 +95,12 @@ OPTIONS = tuple(f.name for f in dataclasses.fields(_Options))  # the keyword opt
 
 
 def _options(options: dict) -> _Options:
-    try:
-        return _Options(**options)
-    except TypeError as exc:
-        raise TypeError(f"humandata reader: {exc} (options: image_root, chunk_size, name_pattern, category, "
-                        "subset, subject_map, image_check, strict_keys)") from None
+    return parse_options(_Options, options, "humandata")
 
 
 def list_units(root, **options) -> list[str]:
     """Row ranges ``"<file>[<start>:<stop>]"`` of every HumanData ``.npz`` of ``root`` (a file or a folder)."""
-    opts = _options(options)
-    base, names = npz_files(root)
-    units = []
-    for name in names:
-        with NpzArchive(base / name, source=name) as archive:
-            if "image_path" not in archive:
-                raise ValueError(f"{base / name}: no 'image_path' array (not a HumanData file)")
-            units += index_units(name, archive.shape("image_path")[0], opts.chunk_size)
-    return units
+    return npz_row_units(root, "image_path", _options(options).chunk_size, "HumanData")
 
 
 def _scalar(archive: NpzArchive, key: str, default):

@@ -38,6 +38,7 @@ from ._common import (
     RecordError,
     cached_subject_map,
     check_option,
+    parse_options,
     parse_person_label,
     probe_image,
     record_from_label,
@@ -121,11 +122,7 @@ OPTIONS = tuple(f.name for f in dataclasses.fields(_Options))  # the keyword opt
 def _options(options: dict) -> _Options:
     subsets = options.get("subsets", SUBSETS)
     options = {**options, "subsets": (subsets,) if isinstance(subsets, str) else tuple(subsets)}
-    try:
-        return _Options(**options)
-    except TypeError as exc:
-        raise TypeError(f"label_tree reader: {exc} (options: subsets, foot_root, hand_root, subject_map, "
-                        "image_check, strict_keys)") from None
+    return parse_options(_Options, options, "label_tree")
 
 
 def list_units(root, **options) -> list[str]:

@@ -60,10 +60,10 @@ from ._common import (
     as_text,
     cached_subject_map,
     check_option,
-    index_units,
-    npz_files,
+    npz_row_units,
     occurrence_index,
     parse_index_unit,
+    parse_options,
 )
 
 FORMAT = "npz"
@@ -111,24 +111,12 @@ OPTIONS = tuple(f.name for f in dataclasses.fields(_Options))  # the keyword opt
 
 
 def _options(options: dict) -> _Options:
-    try:
-        return _Options(**options)
-    except TypeError as exc:
-        raise TypeError(f"npz reader: {exc} (options: image_root, scale_units, chunk_size, name_pattern, "
-                        "category, subset, subject_map, image_check, strict_keys)") from None
+    return parse_options(_Options, options, "npz")
 
 
 def list_units(root, **options) -> list[str]:
     """Row ranges ``"<file>[<start>:<stop>]"`` of every ``.npz`` file of ``root`` (a file or a folder)."""
-    opts = _options(options)
-    base, names = npz_files(root)
-    units = []
-    for name in names:
-        with NpzArchive(base / name, source=name) as archive:
-            if "imgname" not in archive:
-                raise ValueError(f"{base / name}: no 'imgname' array (not a SPIN / 4D-Humans annotation file)")
-            units += index_units(name, archive.shape("imgname")[0], opts.chunk_size)
-    return units
+    return npz_row_units(root, "imgname", _options(options).chunk_size, "SPIN / 4D-Humans annotation")
 
 
 def detect_scale_units(scale: np.ndarray, keypoints_2d: np.ndarray) -> str:

@@ -34,6 +34,7 @@ from ._common import (
     SampleNamer,
     cached_subject_map,
     check_option,
+    parse_options,
     parse_person_label,
     probe_image,
     record_from_label,
@@ -67,11 +68,7 @@ OPTIONS = tuple(f.name for f in dataclasses.fields(_Options))  # the keyword opt
 
 
 def _options(options: dict) -> _Options:
-    try:
-        return _Options(**options)
-    except TypeError as exc:
-        raise TypeError(f"webdataset reader: {exc} (options: name_pattern, category, subset, subject_map, "
-                        "image_check, strict_keys)") from None
+    return parse_options(_Options, options, "webdataset")
 
 
 def _is_shard(name: str) -> bool:

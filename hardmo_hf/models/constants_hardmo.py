@@ -1,6 +1,7 @@
-"""Keypoint and joint layouts shared by the HardMo models, dataset, evaluation and pipeline.
+"""Model-facing constants shared by the HardMo models, dataset, evaluation and pipeline: keypoint and joint
+layouts, image normalisation, the crop camera.
 
-This is the single place where keypoint indices live. It sits in the flat model folder (and imports
+This is the single place where these live. It sits in the flat model folder (and imports
 nothing but the standard library) so that the files copied for ``trust_remote_code`` can use it too;
 ``hardmo_hf.constants`` re-exports everything here.
 
@@ -40,6 +41,8 @@ LABEL44_FLIP_PERMUTATION = (
     + [25 + i for i in (5, 4, 3, 2, 1, 0, 11, 10, 9, 8, 7, 6, 12, 13, 14, 15, 16, 17, 18)]
 )
 
+NUM_SMPLX45_JOINTS = 45  # joints returned by smplx.SMPL (see the module docstring)
+
 # smplx-45 joint index for each BODY_25 row (4D-Humans' ``smpl_to_openpose``).
 SMPLX45_TO_BODY25 = (24, 12, 17, 19, 21, 16, 18, 20, 0, 2, 5, 8, 1, 4, 7, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34)
 
@@ -57,6 +60,8 @@ FINGERTIP_NAMES = (
 )
 NUM_FINGERTIPS = 10
 FINGERTIP_FLIP_PERMUTATION = (5, 6, 7, 8, 9, 0, 1, 2, 3, 4)
+# smplx-45 rows of the 10 fingertips, in ``hand_keypoints_2d`` order (left thumb..pinky, right thumb..pinky).
+SMPLX45_FINGERTIPS = tuple(range(35, 45))
 
 # ----------------------------------------------------------------------------------------------------
 # COCO-WholeBody
@@ -70,7 +75,7 @@ COCO17_NAMES = (
 WHOLEBODY_FOOT_NAMES = (
     "left_big_toe", "left_small_toe", "left_heel", "right_big_toe", "right_small_toe", "right_heel",
 )
-WHOLEBODY_BODY = tuple(range(0, 17))
+WHOLEBODY_BODY = tuple(range(17))
 WHOLEBODY_FEET = tuple(range(17, 23))
 WHOLEBODY_FACE = tuple(range(23, 91))
 WHOLEBODY_LEFT_HAND = tuple(range(91, 112))
@@ -144,3 +149,11 @@ SMPL_FOOT_CHAIN_JOINTS = (4, 5, 7, 8, 10, 11)  # knees (lower-leg rotation), ank
 SMPL_WRIST_JOINTS = (20, 21)
 SMPL_ARM_CHAIN_JOINTS = (13, 14, 16, 17, 18, 19)  # collars, shoulders, elbows
 SMPL_TORSO_JOINTS = (0, 3, 6, 9, 12, 15)
+
+# ----------------------------------------------------------------------------------------------------
+# Image normalisation and the crop camera (upstream HMR2 / HMR)
+# ----------------------------------------------------------------------------------------------------
+IMAGENET_MEAN = (0.485, 0.456, 0.406)  # RGB in [0, 1]
+IMAGENET_STD = (0.229, 0.224, 0.225)
+FOCAL_LENGTH = 5000.0  # px, for a crop of the model's image size
+BBOX_SCALE_UNIT = 200.0  # "scale" fields are box size / 200 px
