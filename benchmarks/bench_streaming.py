@@ -205,7 +205,7 @@ def _crop(example):
 
 
 def rate_dataloader(dataset: Path, workers: int, limit: int) -> float:
-    """Samples/s of a DataLoader (batches of 32) over ``limit`` samples, after its first batch (workers up)."""
+    """Samples/s of a DataLoader (batches of 32) over ``limit`` samples, once every worker has sent a batch."""
     import torch
     from datasets import load_dataset
 
@@ -213,7 +213,8 @@ def rate_dataloader(dataset: Path, workers: int, limit: int) -> float:
     stream = stream.map(_crop, remove_columns=list(stream.features))
     loader = torch.utils.data.DataLoader(stream, batch_size=32, num_workers=workers)
     iterator = iter(loader)
-    next(iterator)  # workers started and warm
+    for _ in range(workers):  # batches come from the workers in turn: after these, every worker is up
+        next(iterator)
     count, start = 0, time.perf_counter()
     for batch in iterator:
         count += len(batch["pixels"])
@@ -249,7 +250,7 @@ def bench_size(work: Path, size, repeats: int, clips_per_class: int, frames_per_
         loader = {1: [], 2: []}
         for _ in range(repeats):  # alternate, so each 2-worker run has a 1-worker run under similar load
             for workers in (1, 2):
-                loader[workers].append(rate_dataloader(dataset, workers, limit=min(640, len(blobs) // 2)))
+                loader[workers].append(rate_dataloader(dataset, workers, limit=min(1280, len(blobs) // 2)))
         for workers, values in loader.items():
             print(f"  DataLoader {workers} worker(s) samples/s: {', '.join(f'{v:,.0f}' for v in values)}")
         ratios = [two / one for one, two in zip(loader[1], loader[2])]
