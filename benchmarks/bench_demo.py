@@ -142,7 +142,7 @@ def main() -> int:
     body = engine.body_model
     with torch.no_grad():
         orient = torch.tensor((_rotation(180, 0, 0) @ _rotation(0, 30, 0))[None, None], dtype=torch.float32)
-        vertices = body(orient, _body_pose("arabesque"), torch.zeros(1, 10))["vertices"][0].numpy()
+        vertices = body(orient, _body_pose("arabesque"), torch.zeros(1, 10)).vertices[0].numpy()
     canvas = np.full((1024, 1024, 3), 128, np.uint8)
     focal = 1024 * 5000.0 / 256.0
     height_m = float(np.ptp(vertices[:, 1]))
