@@ -295,18 +295,12 @@ def _members(layout: LabelTreeLayout, subset: str, category: str, clip_id: str) 
     return found
 
 
-def _read_normal(layout, category, clip_id, clip: _Clip, subjects, opts) -> Iterator[PersonRecord | Reject]:
-    rel = f"normal/{category}/{clip_id}"
-    directory = layout.normal / category / clip_id
-    foot = _members(layout, "foot", category, clip_id)
-    hand = _members(layout, "hand", category, clip_id)
-    images = _ImageCache(directory, rel, opts.image_check)
-    labelled_stems = {os.path.splitext(name)[0].split("_")[0] for names in clip.labels.values() for name in names}
-    items: list[tuple[tuple, object]] = list(clip.rejects)
-    for stem, files in clip.images.items():
-        if stem not in labelled_stems:
-            items.append(((int(stem), -1, 0, files[0]), Reject(f"{rel}/{files[0]}", "missing_label",
-                                                            "an image without any <frame>_<person>.pyd label")))
+def _labels_in_order(clip: _Clip, rel: str, category: str, clip_id: str, extra_rejects=()):
+    """A clip's labels in (frame, person) order, interleaved with its rejects (``clip.rejects`` and
+    ``extra_rejects``, both ``(sort key, Reject)`` pairs). Yields each ``Reject`` as it is and
+    ``(frame, person, name, source, sample_id)`` for the first label of each sample id; a further label with the
+    same id becomes a ``duplicate_sample_id`` reject."""
+    items: list[tuple[tuple, object]] = list(clip.rejects) + list(extra_rejects)
     for (frame, person), names in clip.labels.items():
         for position, name in enumerate(names):
             items.append(((frame, person, position, name), (frame, person, name, position)))
@@ -321,7 +315,25 @@ def _read_normal(layout, category, clip_id, clip: _Clip, subjects, opts) -> Iter
         if position > 0:
             yield Reject(source, "duplicate_sample_id",
                          f"{clip.labels[(frame, person)][0]} already has sample id {sample_id}", sample_id)
+        else:
+            yield frame, person, name, source, sample_id
+
+
+def _read_normal(layout, category, clip_id, clip: _Clip, subjects, opts) -> Iterator[PersonRecord | Reject]:
+    rel = f"normal/{category}/{clip_id}"
+    directory = layout.normal / category / clip_id
+    foot = _members(layout, "foot", category, clip_id)
+    hand = _members(layout, "hand", category, clip_id)
+    images = _ImageCache(directory, rel, opts.image_check)
+    labelled_stems = {os.path.splitext(name)[0].split("_")[0] for names in clip.labels.values() for name in names}
+    unlabelled = [((int(stem), -1, 0, files[0]), Reject(f"{rel}/{files[0]}", "missing_label",
+                                                         "an image without any <frame>_<person>.pyd label"))
+                  for stem, files in clip.images.items() if stem not in labelled_stems]
+    for item in _labels_in_order(clip, rel, category, clip_id, unlabelled):
+        if isinstance(item, Reject):
+            yield item
             continue
+        frame, person, name, source, sample_id = item
         try:
             subject = subject_for(category, clip_id, subjects)
             stem = name.split("_")[0]
@@ -361,22 +373,11 @@ def _read_optimized(layout, subset, category, clip_id, normal: _Clip, subjects, 
     clip = _scan_clip(directory, rel, allow_images=False)
     members = {"foot": _members(layout, "foot", category, clip_id), "hand": _members(layout, "hand", category, clip_id)}
     images = _ImageCache(normal_dir, normal_rel, opts.image_check)
-    items: list[tuple[tuple, object]] = list(clip.rejects)
-    for (frame, person), names in clip.labels.items():
-        for position, name in enumerate(names):
-            items.append(((frame, person, position, name), (frame, person, name, position)))
-    items.sort(key=lambda item: item[0])
-    for _, item in items:
+    for item in _labels_in_order(clip, rel, category, clip_id):
         if isinstance(item, Reject):
             yield item
             continue
-        frame, person, name, position = item
-        source = f"{rel}/{name}"
-        sample_id = f"{category}/{clip_id}/{frame:06d}_{person}"
-        if position > 0:
-            yield Reject(source, "duplicate_sample_id",
-                         f"{clip.labels[(frame, person)][0]} already has sample id {sample_id}", sample_id)
-            continue
+        frame, person, name, source, sample_id = item
         try:
             subject = subject_for(category, clip_id, subjects)
             raw_names = normal.labels.get((frame, person))
