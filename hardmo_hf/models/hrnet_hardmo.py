@@ -6,7 +6,8 @@ brought to stride 32 by strided 3x3 convolutions and concatenated ``[ds1(b0), ds
 
 Module names follow the upstream pose-HRNet so that checkpoints map one-to-one (``conv1``, ``layer1.0.conv1``,
 ``transition1.0.0``, ``stage2.0.fuse_layers.1.0.0.0``, ``downsample_stage_1.0`` ...). The unused heatmap head
-(``final_layer``) is not built. All convolutions are bias-free; every BatchNorm uses eps 1e-5.
+(``final_layer``) is not built. All convolutions are bias-free; every BatchNorm uses eps 1e-5 and directly follows
+its convolution, so :meth:`HardMoHRNet.fold_batchnorm` can fold all of them into the convolutions for inference.
 """
 
 from __future__ import annotations
@@ -146,6 +147,41 @@ def _transition(previous: list[int], current: list[int]) -> nn.ModuleList:
     return layers
 
 
+def _fold_into_conv(conv: nn.Conv2d, norm: nn.BatchNorm2d) -> None:
+    """Fold an eval-mode BatchNorm into the convolution before it, in place (arithmetic in float64).
+
+    ``BN(conv(x)) = conv'(x)`` with ``w' = w * g``, ``b' = beta + (b - mean) * g``, ``g = gamma / sqrt(var + eps)``
+    per output channel. The result keeps the convolution's dtype and memory format.
+    """
+    scale = norm.weight.double() / torch.sqrt(norm.running_var.double() + norm.eps)
+    bias = conv.bias.double() if conv.bias is not None else torch.zeros_like(scale)
+    weight = conv.weight.double() * scale.reshape(-1, 1, 1, 1)
+    conv.weight = nn.Parameter(weight.to(conv.weight.dtype), requires_grad=False)  # strides (memory format) kept
+    conv.bias = nn.Parameter(
+        (norm.bias.double() + (bias - norm.running_mean.double()) * scale).to(conv.weight.dtype), requires_grad=False
+    )
+
+
+def _fold_children(module: nn.Module) -> int:
+    """Fold the BatchNorms among ``module``'s direct children: ``convN``/``bnN`` attribute pairs, and a BatchNorm
+    right after a convolution in a Sequential. Folded norms become ``nn.Identity``. Returns how many were folded."""
+    children = dict(module.named_children())
+    folded = 0
+    for name, child in children.items():
+        if not isinstance(child, nn.BatchNorm2d):
+            continue
+        if isinstance(module, nn.Sequential):
+            index = list(children).index(name)
+            conv = module[index - 1] if index > 0 else None
+        else:
+            conv = children.get(name.replace("bn", "conv", 1)) if name.startswith("bn") else None
+        if isinstance(conv, nn.Conv2d):
+            _fold_into_conv(conv, child)
+            setattr(module, name, nn.Identity())
+            folded += 1
+    return folded
+
+
 def _downsample_stage(channels: int, num_layers: int) -> nn.Sequential:
     """``num_layers`` x [3x3 stride-2 conv, BN, ReLU] as one flat Sequential (indices 0,1,2 / 3,4,5 ...)."""
     layers = []
@@ -187,6 +223,23 @@ class HardMoHRNet(nn.Module):
         self.downsample_stage_2 = _downsample_stage(branch_channels[1], 2)
         self.downsample_stage_3 = _downsample_stage(branch_channels[2], 1)
         self.out_channels = sum(branch_channels)
+
+    @torch.no_grad()
+    def fold_batchnorm(self) -> int:
+        """Fold every BatchNorm into its convolution, in place, for inference (returns the number folded).
+
+        The folded network computes the same function in eval mode (to float rounding) with one convolution
+        (with bias) per former conv + BN pair, which saves the separate BatchNorm passes over the activations.
+        It can no longer be trained (no batch statistics) and its ``state_dict`` no longer has the checkpoint's
+        layout (``bn*`` keys are gone, convolutions gain ``bias``): load a fresh model to train or save.
+        """
+        if self.training:
+            raise RuntimeError("fold_batchnorm() needs eval mode (it folds the running statistics): call .eval() first")
+        folded = sum(_fold_children(module) for module in self.modules())
+        left = [name for name, module in self.named_modules() if isinstance(module, nn.BatchNorm2d)]
+        if left:
+            raise RuntimeError(f"BatchNorm layers without a preceding convolution could not be folded: {left}")
+        return folded
 
     @staticmethod
     def _enter_stage(transition: nn.ModuleList, branches: list[torch.Tensor]) -> list[torch.Tensor]:
