@@ -1,18 +1,28 @@
 """CPU inference benchmark of the full-size HardMo models (random weights).
 
 For HardMo-4DHumans (ViT-H/16 + decoder, 256 px crops) and HardMo-HMR (HRNet-W48 + IEF, 224 px crops), at
-batch 1 and 8, in float32 and bfloat16 (weights cast with ``model.to(torch.bfloat16)``; SMPL-side geometry
-stays float32):
+batch 1 and 8, these inference paths (SMPL-side geometry always stays float32):
 
-* throughput (images/s, median of ``--repeats`` timed runs after one warm-up; all variants of a model are
+* ``float32 eager``: the model as loaded, the baseline of every ratio;
+* ``bfloat16 eager``: weights cast with ``model.to(torch.bfloat16)`` (= ``from_pretrained(..., dtype=torch.bfloat16)``);
+* ``bfloat16 prepared``: ``model.prepare_for_inference(torch.bfloat16)``, the offered bf16 path (HRNet: BatchNorms
+  folded into the convolutions, ``channels_last``; ViT: eager bf16 attention instead of ``sdpa``);
+* ``float32 prepared``: ``model.prepare_for_inference()``, the same rewrites in float32, for the apples-to-apples
+  ratio (HMR only: for HMR2 the float32 preparation changes nothing, so it equals ``float32 eager``);
+* with ``--compile``, ``float32 compiled`` and ``bfloat16 compiled``: ``prepare_for_inference(dtype, compile=True)``
+  (inductor, frozen weights); the first call per batch size, which compiles, is reported as compile time.
+
+Measured:
+
+* throughput (images/s, median of ``--repeats`` timed runs after one warm-up, wall clock or ``--clock cpu``; all variants of a model are
   timed in round-robin order so that load changes on a shared machine hit them alike) and peak memory
   (the variant's weights plus the largest RSS increase during its forward pass, RSS sampled every 2 ms);
 * for the ViT-H backbone, achieved FLOP/s (FLOPs counted once with ``torch.utils.flop_counter`` on the meta
   device) as a fraction of a plain ``torch.matmul`` of the MLP's shape ((B*192, 1280) @ (1280, 5120)) timed
   in the same run and dtype. Goals: >= 0.9 in float32, >= 0.5 in bfloat16;
-* the bfloat16 / float32 throughput ratio (goal >= 2.5) and the largest deviation of the bfloat16 outputs from
-  the float32 ones (rotation matrices, betas, weak-perspective camera, camera translation);
-* for the HRNet, the same with ``channels_last`` memory format (weights and input).
+* each bf16 variant's throughput over ``float32 eager`` (goal >= 2.5) and over the float32 variant with the same
+  optimisation (apples to apples), and its largest deviation from the ``float32 eager`` outputs (rotation
+  matrices, betas, weak-perspective camera, camera translation).
 
 Random weights: the read-outs get std 0.02 so the outputs depend on the image, and the HRNet's BatchNorm
 statistics are calibrated on noise with damped residual branches, like a trained network (raw random
@@ -20,7 +30,7 @@ statistics make activations explode).
 
 Every ratio is measured within the run (machines are noisy). Usage::
 
-    python benchmarks/bench_models.py [--models hmr2 hmr] [--batches 1 8] [--repeats 2] [--json out.json]
+    python benchmarks/bench_models.py [--models hmr2 hmr] [--batches 1 8] [--repeats 2] [--compile] [--json out.json]
 """
 
 from __future__ import annotations
@@ -43,6 +53,11 @@ import torch
 logger = logging.getLogger("bench_models")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
+# The clock of the timed runs: wall time, or (``--clock cpu``, with ``--threads 1``) the CPU time of the calling
+# thread, which runs all of torch's work then and which a busy machine's other jobs do not inflate (the memory
+# sampler's thread is not counted): per-core throughput.
+CLOCKS = {"wall": time.perf_counter, "cpu": time.thread_time}
+CLOCK = [CLOCKS["wall"]]
 
 
 def rss_bytes() -> int:
@@ -120,24 +135,28 @@ def build(kind: str):
     return model.eval()
 
 
-def time_variants(variants: dict, inputs: dict, repeats: int, baselines: dict | None = None) -> dict:
+def time_variants(variants: dict, inputs: torch.Tensor, repeats: int, baselines: dict | None = None) -> dict:
     """Time every variant ``repeats`` times in round-robin order (so load changes hit all of them alike).
 
-    Returns ``name -> {"seconds": median, "increase": largest RSS increase during its forward, "output",
-    "baseline_flops": median FLOP/s of its baseline timed right before each of its runs}``.
+    Returns ``name -> {"seconds": median, "warmup_seconds": the first call (compiles a compiled variant),
+    "increase": largest RSS increase during its forward, "output", "baseline_flops": median FLOP/s of its
+    baseline timed right before each of its runs}``.
     """
     results = {name: {"times": [], "rates": [], "increase": 0} for name in variants}
     with torch.inference_mode():
         for name, model in variants.items():  # warm-up
-            results[name]["output"] = model(inputs[name])
+            start = time.perf_counter()
+            results[name]["output"] = model(inputs)
+            results[name]["warmup_seconds"] = time.perf_counter() - start
+            logger.info("%s warm-up %.1fs", name, results[name]["warmup_seconds"])
         for _ in range(repeats):
             for name, model in variants.items():
                 if baselines:
                     results[name]["rates"].append(baselines[name]())
                 with PeakRSS() as memory:
-                    start = time.perf_counter()
-                    results[name]["output"] = model(inputs[name])
-                    results[name]["times"].append(time.perf_counter() - start)
+                    start = CLOCK[0]()
+                    results[name]["output"] = model(inputs)
+                    results[name]["times"].append(CLOCK[0]() - start)
                 results[name]["increase"] = max(results[name]["increase"], memory.peak - memory.before)
     for entry in results.values():
         entry["seconds"] = statistics.median(entry.pop("times"))
@@ -151,10 +170,10 @@ def matmul_flops_per_second(rows: int, dtype: torch.dtype, repeats: int = 3) -> 
     a = torch.randn(rows, 1280).to(dtype)
     b = torch.randn(1280, 5120).to(dtype)
     torch.matmul(a, b)
-    start = time.perf_counter()
+    start = CLOCK[0]()
     for _ in range(repeats):
         torch.matmul(a, b)
-    return 2 * rows * 1280 * 5120 * repeats / (time.perf_counter() - start)
+    return 2 * rows * 1280 * 5120 * repeats / (CLOCK[0]() - start)
 
 
 def vit_flops_per_image() -> tuple[int, int]:
@@ -186,36 +205,47 @@ def deviation(reference, other) -> dict[str, float]:
     }
 
 
-def bench_model(kind: str, batches: list[int], repeats: int) -> dict:
-    size = 256 if kind == "hmr2" else 224
-    layouts = (False, True) if kind == "hmr" else (False,)
+def build_variants(kind: str, compile_models: bool) -> dict:
+    """``(dtype name, path) -> callable model`` for the inference paths in the module docstring."""
     start = time.perf_counter()
     fp32 = build(kind)
     logger.info("%s built in %.1fs", kind, time.perf_counter() - start)
-    variants = {}
-    for channels_last in layouts:
-        base = fp32 if not channels_last else copy.deepcopy(fp32).to(memory_format=torch.channels_last)
-        variants[("float32", channels_last)] = base
-        variants[("bfloat16", channels_last)] = copy.deepcopy(base).to(torch.bfloat16)
+    variants = {
+        ("float32", "eager"): fp32,
+        ("bfloat16", "eager"): copy.deepcopy(fp32).to(torch.bfloat16),
+        ("bfloat16", "prepared"): copy.deepcopy(fp32).prepare_for_inference(torch.bfloat16),
+    }
+    if kind == "hmr":
+        variants[("float32", "prepared")] = copy.deepcopy(fp32).prepare_for_inference()
+    if compile_models:
+        for dtype_name, dtype in DTYPES.items():
+            variants[(dtype_name, "compiled")] = copy.deepcopy(fp32).prepare_for_inference(dtype, compile=True)
+    return variants
+
+
+def weight_bytes(model) -> int:
+    model = getattr(model, "_orig_mod", model)  # a compiled module's weights are its original module's
+    return sum(t.numel() * t.element_size() for t in list(model.parameters()) + list(model.buffers()))
+
+
+def bench_model(kind: str, batches: list[int], repeats: int, compile_models: bool = False) -> dict:
+    size = 256 if kind == "hmr2" else 224
+    variants = build_variants(kind, compile_models)
     result = {"model": kind, "runs": [], "bf16": []}
     if kind == "hmr2":
         result["vit_flops_per_image"], result["model_flops_per_image"] = vit_flops_per_image()
     for batch in batches:
         pixels = torch.randn(batch, 3, size, size, generator=torch.Generator().manual_seed(batch))
-        inputs = {
-            key: pixels.contiguous(memory_format=torch.channels_last) if key[1] else pixels for key in variants
-        }
         baselines = None
         if kind == "hmr2":
             baselines = {key: functools.partial(matmul_flops_per_second, batch * 192, DTYPES[key[0]]) for key in variants}
-        timings = time_variants(variants, inputs, repeats, baselines)
-        for (dtype_name, channels_last), timing in timings.items():
-            model = variants[(dtype_name, channels_last)]
-            weights = sum(t.numel() * t.element_size() for t in list(model.parameters()) + list(model.buffers()))
+        timings = time_variants(variants, pixels, repeats, baselines)
+        for (dtype_name, path), timing in timings.items():
+            weights = weight_bytes(variants[(dtype_name, path)])
             run = {
-                "dtype": dtype_name, "channels_last": channels_last, "batch": batch, "seconds": timing["seconds"],
-                "images_per_s": batch / timing["seconds"], "weights_gib": weights / 2**30,
-                "forward_rss_increase_gib": timing["increase"] / 2**30,
+                "dtype": dtype_name, "path": path, "batch": batch, "seconds": timing["seconds"],
+                "images_per_s": batch / timing["seconds"], "warmup_seconds": timing["warmup_seconds"],
+                "weights_gib": weights / 2**30, "forward_rss_increase_gib": timing["increase"] / 2**30,
                 "peak_memory_gib": (weights + timing["increase"]) / 2**30,
             }
             if kind == "hmr2":
@@ -227,18 +257,17 @@ def bench_model(kind: str, batches: list[int], repeats: int) -> dict:
                 )
             result["runs"].append(run)
             logger.info("%s %s", kind, json.dumps(run))
-        for channels_last in layouts:
-            reference, half = timings[("float32", channels_last)], timings[("bfloat16", channels_last)]
+        reference = timings[("float32", "eager")]
+        for (dtype_name, path), timing in timings.items():
+            if dtype_name != "bfloat16":
+                continue
+            same = timings.get(("float32", path), reference)  # float32 prepared = eager for HMR2
             result["bf16"].append({
-                "batch": batch, "channels_last": channels_last, "speedup": reference["seconds"] / half["seconds"],
-                "max_abs_deviation": deviation(reference["output"], half["output"]),
+                "batch": batch, "path": path,
+                "over_fp32_eager": reference["seconds"] / timing["seconds"],
+                "over_fp32_same_path": same["seconds"] / timing["seconds"],
+                "max_abs_deviation": deviation(reference["output"], timing["output"]),
             })
-    for batch in batches:
-        speed = {}
-        for run in result["runs"]:
-            if run["batch"] == batch:
-                speed[run["dtype"]] = max(speed.get(run["dtype"], 0.0), run["images_per_s"])
-        result.setdefault("best_bf16_over_best_fp32", {})[batch] = speed["bfloat16"] / speed["float32"]
     result["process_peak_rss_gib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     return result
 
@@ -250,19 +279,19 @@ def print_report(results: list[dict]) -> None:
             print(f"FLOPs/image: ViT-H backbone {result['vit_flops_per_image'] / 1e9:.1f} G, whole model "
                   f"{result['model_flops_per_image'] / 1e9:.1f} G")
         for run in result["runs"]:
-            line = (f"{run['dtype']:8s} {'channels_last' if run['channels_last'] else 'contiguous':13s} batch {run['batch']}: "
+            line = (f"{run['dtype']:8s} {run['path']:8s} batch {run['batch']}: "
                     f"{run['images_per_s']:7.3f} img/s  peak memory {run['peak_memory_gib']:.2f} GiB (weights "
                     f"{run['weights_gib']:.2f} + forward {run['forward_rss_increase_gib']:.2f})")
             if "fraction_of_matmul" in run:
                 line += (f"  {run['achieved_gflops']:.1f} GFLOP/s = {run['fraction_of_matmul']:.2f} x matmul "
                          f"({run['matmul_gflops']:.1f} GFLOP/s)")
+            if run["path"] == "compiled":
+                line += f"  (first call, compiling: {run['warmup_seconds']:.0f} s)"
             print(line)
-        for batch, ratio in result["best_bf16_over_best_fp32"].items():
-            print(f"batch {batch}: fastest bfloat16 variant / fastest float32 variant = {ratio:.2f}x")
         for entry in result["bf16"]:
             dev = ", ".join(f"{k} {v:.2e}" for k, v in entry["max_abs_deviation"].items())
-            print(f"bf16 vs fp32 ({'channels_last' if entry['channels_last'] else 'contiguous'}, batch {entry['batch']}): "
-                  f"{entry['speedup']:.2f}x throughput; max |bf16 - fp32|: {dev}")
+            print(f"bfloat16 {entry['path']:8s} batch {entry['batch']}: {entry['over_fp32_eager']:.2f}x float32 eager, "
+                  f"{entry['over_fp32_same_path']:.2f}x float32 {entry['path']} (goal 2.5x); max |bf16 - fp32|: {dev}")
 
 
 def main(argv=None) -> int:
@@ -270,15 +299,23 @@ def main(argv=None) -> int:
     parser.add_argument("--models", nargs="+", default=["hmr2", "hmr"], choices=["hmr2", "hmr"])
     parser.add_argument("--batches", nargs="+", type=int, default=[1, 8])
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--compile", action="store_true", help="also time prepare_for_inference(..., compile=True)")
+    parser.add_argument("--clock", choices=sorted(CLOCKS), default="wall",
+                        help="time forwards by wall clock or by process CPU time (use cpu with --threads 1 on a busy machine)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     if args.threads:
         torch.set_num_threads(args.threads)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU capability "
+    if args.clock == "cpu" and torch.get_num_threads() != 1:
+        parser.error("--clock cpu needs --threads 1 (it times the calling thread only)")
+    CLOCK[0] = CLOCKS[args.clock]
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.clock} clock, CPU capability "
           f"{torch.backends.cpu.get_cpu_capability()}, mkldnn {torch.backends.mkldnn.is_available()}")
-    results = [bench_model(kind, args.batches, args.repeats) for kind in args.models]
+    print(f"load average at start: {os.getloadavg()}")
+    results = [bench_model(kind, args.batches, args.repeats, args.compile) for kind in args.models]
+    print(f"load average at end: {os.getloadavg()}")
     print_report(results)
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))

@@ -243,7 +243,7 @@ class HardMoPreTrainedModel(PreTrainedModel):
 
         Args:
             dtype: weight dtype for the network, or ``None`` to keep the current one.
-            compile: also return ``torch.compile(model, options={"freezing": True})``: inductor with weight
+            compile: also return ``torch.compile(model, dynamic=False, options={"freezing": True})``: inductor with weight
                 prepacking and fused convolution/linear epilogues. Its first call compiles (tens of seconds for the
                 full-size models on 2 cores) and every new input shape recompiles; call it under
                 ``torch.inference_mode()`` (frozen weights are constants: do not modify the model afterwards).
@@ -258,7 +258,7 @@ class HardMoPreTrainedModel(PreTrainedModel):
         if dtype is not None:
             self.to(dtype)
         if compile:
-            return torch.compile(self, options={"freezing": True})
+            return torch.compile(self, dynamic=False, options={"freezing": True})
         return self
 
     def _rewrite_for_inference(self, dtype: torch.dtype) -> None:
