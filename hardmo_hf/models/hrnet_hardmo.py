@@ -223,6 +223,7 @@ class HardMoHRNet(nn.Module):
         self.downsample_stage_2 = _downsample_stage(branch_channels[1], 2)
         self.downsample_stage_3 = _downsample_stage(branch_channels[2], 1)
         self.out_channels = sum(branch_channels)
+        self.batchnorm_folded = False  # set by fold_batchnorm()
 
     @torch.no_grad()
     def fold_batchnorm(self) -> int:
@@ -239,6 +240,7 @@ class HardMoHRNet(nn.Module):
         left = [name for name, module in self.named_modules() if isinstance(module, nn.BatchNorm2d)]
         if left:
             raise RuntimeError(f"BatchNorm layers without a preceding convolution could not be folded: {left}")
+        self.batchnorm_folded = True
         return folded
 
     @staticmethod

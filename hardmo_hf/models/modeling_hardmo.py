@@ -250,7 +250,7 @@ class HardMoPreTrainedModel(PreTrainedModel):
         Returns:
             ``self``, or the compiled module wrapping it when ``compile=True``.
 
-        A model with folded BatchNorms has no longer the checkpoint's ``state_dict`` layout: ``save_pretrained``
+        A model with folded BatchNorms no longer has the checkpoint's ``state_dict`` layout: ``save_pretrained``
         refuses it (save or push the model before preparing it, or reload it with ``from_pretrained``).
         """
         self.eval()
@@ -265,9 +265,10 @@ class HardMoPreTrainedModel(PreTrainedModel):
         """Model-specific inference rewrites for the target ``dtype`` (run before the cast); none by default."""
 
     def save_pretrained(self, save_directory, *args, **kwargs):
-        if self.__dict__.get("_batchnorm_folded"):
+        if getattr(self.backbone, "batchnorm_folded", False):
             raise RuntimeError(
-                f"cannot save {type(self).__name__} to {save_directory}: prepare_for_inference() folded its BatchNorms "
+                f"cannot save {type(self).__name__} to {save_directory}: its BatchNorms were folded "
+                "(prepare_for_inference() / fold_batchnorm()) "
                 "into the convolutions, so its weights no longer have the checkpoint layout; save the model before "
                 "preparing it, or reload it with from_pretrained()"
             )
@@ -378,7 +379,6 @@ class HardMoHMRModel(HardMoPreTrainedModel):
         """Fold every BatchNorm into its convolution and switch to ``channels_last`` (the fast layout of oneDNN's
         convolutions, needed for bfloat16; inputs in the default layout are converted by the first convolution)."""
         self.backbone.fold_batchnorm()
-        self.__dict__["_batchnorm_folded"] = True
         self.to(memory_format=torch.channels_last)
 
     def forward(

@@ -63,9 +63,13 @@ def test_folded_batchnorm_hrnet_equals_the_unfolded_one_and_refuses_to_save(tmp_
     assert (folded.backbone_features - expected.backbone_features).abs().max() <= 1e-5 * scale
     for field in ("global_orient", "body_pose", "betas", "pred_cam", "pred_cam_t"):
         assert torch.allclose(folded[field], expected[field], atol=1e-5), field
-    with pytest.raises(RuntimeError, match="folded its BatchNorms"):
+    with pytest.raises(RuntimeError, match="BatchNorms were folded"):
         model.save_pretrained(tmp_path / "folded")
     assert not (tmp_path / "folded" / "model.safetensors").exists()
+    direct = make_tiny_model("hmr")
+    assert direct.backbone.fold_batchnorm() == norms
+    with pytest.raises(RuntimeError, match="BatchNorms were folded"):
+        direct.save_pretrained(tmp_path / "direct")
     with pytest.raises(RuntimeError, match="eval mode"):
         make_tiny_model("hmr").train().backbone.fold_batchnorm()
 
