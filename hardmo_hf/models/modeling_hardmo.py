@@ -243,9 +243,9 @@ class HardMoPreTrainedModel(PreTrainedModel):
 
         Args:
             dtype: weight dtype for the network, or ``None`` to keep the current one.
-            compile: also return ``torch.compile(model, dynamic=False, options={"freezing": True})``: inductor with weight
-                prepacking and fused convolution/linear epilogues. Its first call compiles (tens of seconds for the
-                full-size models on 2 cores) and every new input shape recompiles; call it under
+            compile: also return ``torch.compile(model, dynamic=False, options={"freezing": True})``: inductor with
+                weight prepacking and fused convolution/linear epilogues. Its first call compiles (45 s to 2 min for
+                the full-size models on 2 cores) and every new input shape recompiles; call it under
                 ``torch.inference_mode()`` (frozen weights are constants: do not modify the model afterwards).
         Returns:
             ``self``, or the compiled module wrapping it when ``compile=True``.
@@ -267,10 +267,9 @@ class HardMoPreTrainedModel(PreTrainedModel):
     def save_pretrained(self, save_directory, *args, **kwargs):
         if getattr(self.backbone, "batchnorm_folded", False):
             raise RuntimeError(
-                f"cannot save {type(self).__name__} to {save_directory}: its BatchNorms were folded "
-                "(prepare_for_inference() / fold_batchnorm()) "
-                "into the convolutions, so its weights no longer have the checkpoint layout; save the model before "
-                "preparing it, or reload it with from_pretrained()"
+                f"cannot save {type(self).__name__} to {save_directory}: its BatchNorms were folded into the "
+                "convolutions (prepare_for_inference() / fold_batchnorm()), so its weights no longer have the "
+                "checkpoint layout; save the model before preparing it, or reload it with from_pretrained()"
             )
         return super().save_pretrained(save_directory, *args, **kwargs)
 
@@ -337,8 +336,8 @@ class HardMoHMR2Model(HardMoPreTrainedModel):
         return output if return_dict else output.to_tuple()
 
     def _rewrite_for_inference(self, dtype: torch.dtype) -> None:
-        """In bfloat16 on CPU, the ViT's eager attention (bfloat16 matmuls and softmax) is about 1.7x faster than
-        ``sdpa`` (which is the faster one in float32); the decoder head always runs eager attention."""
+        """In bfloat16 on CPU, the ViT's eager attention (bfloat16 matmuls and softmax) runs about 1.7x faster than
+        ``sdpa`` (the faster one in float32) for ViT-H's shapes; the decoder head always runs eager attention."""
         if dtype == torch.bfloat16 and self.device.type == "cpu":
             self.set_attn_implementation("eager")
 
