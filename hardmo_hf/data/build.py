@@ -80,8 +80,11 @@ PLAN_NAME = "plan.json"
 SCHEMA_NAME = "schema.arrow"  # the shards' Arrow schema, so tasks need not import ``datasets``
 STATS_NAME = "stats.json"
 REJECTS_NAME = "rejects.jsonl"
-DEFAULT_MAX_TASKS = 64
-MIN_UNITS_PER_TASK = 8  # default task count: one task per 8 units, between 1 and DEFAULT_MAX_TASKS
+# Default partition: one task per UNITS_PER_TASK units, however large the input. A task's memory (its row-group
+# buffers, its id list) follows the size of its slice, never the size of the input, so a 4x larger input means 4x
+# the tasks at the same memory per worker. 32 clips of HardMo (~300 frames each, 150 KB JPEGs) are ~1.5 GB of
+# rows per task: files of the 0.5-1 GB target.
+UNITS_PER_TASK = 32
 PLAN_VERSION = 1
 # Fault injection for the kill-and-resume tests: "<rank>:<records>" kills the whole build (its process
 # group, SIGKILL) once task <rank> has read that many input records.
@@ -206,11 +209,11 @@ def task_bounds(num_units: int, num_tasks: int) -> list[tuple[int, int]]:
 
 
 def default_num_tasks(num_units: int) -> int:
-    """One task per ``MIN_UNITS_PER_TASK`` units, at least 1 and at most ``DEFAULT_MAX_TASKS``.
+    """One task per ``UNITS_PER_TASK`` units (at least 1), so that a task's slice, and its memory, is bounded.
 
     A function of the input only (not of the workers), so the default output is the same on any machine.
     """
-    return max(1, min(DEFAULT_MAX_TASKS, -(-num_units // MIN_UNITS_PER_TASK)))
+    return max(1, -(-num_units // UNITS_PER_TASK))
 
 
 def resolve_reader(input_path, fmt: str):
