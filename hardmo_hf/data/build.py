@@ -23,6 +23,7 @@ import dataclasses
 import hashlib
 import json
 import logging
+import multiprocessing
 import os
 import signal
 import threading
@@ -513,7 +514,18 @@ def _quiet_local_executor_class():
     return QuietLocalPipelineExecutor
 
 
-def make_local_executors(plan: BuildPlan, workers: int = 1, quiet: bool = True, start_method: str = "forkserver"):
+# Build workers are forked from the main process, which has already imported what a task needs (pyarrow,
+# datatrove, the readers): the pool starts in ~0.1 s, where forkserver workers spent ~1.5 s importing them again,
+# a cost every build paid. The one other thread at fork time is the progress monitor; it draws under
+# _FORK_SAFE_OUTPUT, which os.register_at_fork holds across every fork, so no worker inherits a half-done write.
+START_METHOD = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+_FORK_SAFE_OUTPUT = threading.Lock()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=_FORK_SAFE_OUTPUT.acquire, after_in_parent=_FORK_SAFE_OUTPUT.release,
+                        after_in_child=_FORK_SAFE_OUTPUT.release)
+
+
+def make_local_executors(plan: BuildPlan, workers: int = 1, quiet: bool = True, start_method: str = START_METHOD):
     """The shard executor and the finalize executor (which depends on it) for one machine."""
     from datatrove.executor import LocalPipelineExecutor
 
@@ -555,16 +567,22 @@ class _ProgressMonitor(threading.Thread):
         from tqdm.auto import tqdm
 
         # disable=None: no bar when stderr is not a terminal (CI logs), unless progress is off anyway
-        with tqdm(total=len(self.plan.units), unit="unit", desc="hardmo build",
-                  disable=None if self.enabled else True, dynamic_ncols=True) as bar:
+        with _FORK_SAFE_OUTPUT:
+            bar = tqdm(total=len(self.plan.units), unit="unit", desc="hardmo build",
+                       disable=None if self.enabled else True, dynamic_ncols=True)
+        try:
             while True:
                 stopping = self._stop_event.wait(0.25)
                 units, records = self._units_done()
-                bar.n = units
-                bar.set_postfix(records=records, refresh=False)
-                bar.refresh()
+                with _FORK_SAFE_OUTPUT:
+                    bar.n = units
+                    bar.set_postfix(records=records, refresh=False)
+                    bar.refresh()
                 if stopping:
                     return
+        finally:
+            with _FORK_SAFE_OUTPUT:
+                bar.close()
 
     def stop(self):
         self._stop_event.set()
