@@ -16,6 +16,7 @@ import csv
 import dataclasses
 import io
 import json
+import math
 import os
 import re
 import zlib
@@ -181,11 +182,12 @@ def coerce_array(value, key: str, shape: tuple[int, ...]) -> np.ndarray:
         array = np.array(value, dtype=np.float32)  # float64 values beyond float32 become inf: rejected below
     except (TypeError, ValueError) as exc:
         raise RecordError("wrong_type", f"{key} is not numeric ({type(value).__name__}: {exc})") from None
-    original = array.shape
-    while array.ndim > len(shape) and array.shape[0] == 1:
-        array = array[0]
     if array.shape != shape:
-        raise RecordError("wrong_shape", f"{key} has shape {original}, expected {shape}")
+        original = array.shape
+        while array.ndim > len(shape) and array.shape[0] == 1:
+            array = array[0]
+        if array.shape != shape:
+            raise RecordError("wrong_shape", f"{key} has shape {original}, expected {shape}")
     if not np.isfinite(array).all():
         raise RecordError("non_finite", f"{key} contains NaN or inf")
     return array
@@ -193,6 +195,10 @@ def coerce_array(value, key: str, shape: tuple[int, ...]) -> np.ndarray:
 
 def coerce_flag(value, key: str) -> bool:
     """A 0/1 validity flag stored as bool, int, float or a one-element array."""
+    if type(value) in (bool, int, float):  # the usual case, without numpy
+        if not math.isfinite(value):
+            raise RecordError("non_finite", f"{key} is NaN or inf")
+        return value > 0
     try:
         array = np.asarray(value, dtype=np.float64).reshape(-1)
     except (TypeError, ValueError):
@@ -212,11 +218,12 @@ def coerce_scale(value, key: str = "scale") -> float:
         raise RecordError("wrong_type", f"{key} is not numeric ({type(value).__name__})") from None
     if array.size not in (1, 2):
         raise RecordError("wrong_shape", f"{key} has {array.size} values, expected 1 or 2")
-    if not np.isfinite(array).all():
+    values = array.tolist()
+    if not all(map(math.isfinite, values)):
         raise RecordError("non_finite", f"{key} contains NaN or inf")
-    scale = float(array.max())
+    scale = max(values)
     if scale <= 0:
-        raise RecordError("invalid_bbox", f"{key} = {array.tolist()} is not positive")
+        raise RecordError("invalid_bbox", f"{key} = {values} is not positive")
     return scale
 
 
@@ -259,9 +266,9 @@ def parse_person_label(label, *, strict_keys: bool = True) -> PersonLabel:
     """
     if not isinstance(label, Mapping):
         raise RecordError("wrong_type", f"label is a {type(label).__name__}, expected a dict")
-    unknown = sorted(str(key) for key in label if key not in KNOWN_LABEL_KEYS)
     extra: dict = {}
-    if unknown:
+    if not KNOWN_LABEL_KEYS.issuperset(label):
+        unknown = sorted(str(key) for key in label if key not in KNOWN_LABEL_KEYS)
         if strict_keys:
             raise RecordError("unknown_keys", f"unknown label keys {unknown}")
         extra["ignored_keys"] = unknown
@@ -321,20 +328,21 @@ def _parse_pose(label: Mapping) -> tuple[np.ndarray, np.ndarray, bool]:
             raise RecordError("missing_key", "global_orient is given without body_pose")
         return np.zeros(3, dtype=np.float32), np.zeros(n_body, dtype=np.float32), False
     try:
-        size = np.asarray(label["body_pose"]).size
+        pose = np.asarray(label["body_pose"])
+        size = pose.size
     except (TypeError, ValueError):
         size = -1
     if size == n_body + 3:
         if "global_orient" in label:
             raise RecordError("wrong_shape", "body_pose has 72 values (global orientation first) and "
                                              "global_orient is also given")
-        shape = (NUM_SMPL_BODY_JOINTS + 1, 3) if np.asarray(label["body_pose"]).shape[-1:] == (3,) else (n_body + 3,)
+        shape = (NUM_SMPL_BODY_JOINTS + 1, 3) if pose.shape[-1:] == (3,) else (n_body + 3,)
         full = coerce_array(label["body_pose"], "body_pose", shape).reshape(-1)
         global_orient, body_pose = full[:3], full[3:]
     elif size == n_body:
         if "global_orient" not in label:
             raise RecordError("missing_key", "body_pose has 69 values but the label has no global_orient")
-        shape = (NUM_SMPL_BODY_JOINTS, 3) if np.asarray(label["body_pose"]).shape[-1:] == (3,) else (n_body,)
+        shape = (NUM_SMPL_BODY_JOINTS, 3) if pose.shape[-1:] == (3,) else (n_body,)
         body_pose = coerce_array(label["body_pose"], "body_pose", shape).reshape(-1)
         global_orient = coerce_array(label["global_orient"], "global_orient", (3,))
     else:
