@@ -231,8 +231,8 @@ class _ImageCache:
         if name != self._key:
             self._key = name
             try:
-                with open(os.path.join(self.directory, name), "rb") as handle:
-                    data = handle.read()
+                with open(os.path.join(self.directory, name), "rb", buffering=0) as handle:
+                    data = handle.read()  # unbuffered: one read of the whole file
                 self._value = (data, probe_image(data, self.check))
             except RecordError as exc:
                 self._value = exc
