@@ -264,7 +264,7 @@ def parse_person_label(label, *, strict_keys: bool = True) -> PersonLabel:
     (24,3) with the global orientation first, or (69,) / (23,3) plus ``global_orient`` (3,);
     ``keypoints_3d`` (44,4). A missing ``body_pose`` / ``betas`` is zeros with its flag false.
     """
-    if not isinstance(label, Mapping):
+    if type(label) is not dict and not isinstance(label, Mapping):  # the ABC check only for other types
         raise RecordError("wrong_type", f"label is a {type(label).__name__}, expected a dict")
     extra: dict = {}
     if not KNOWN_LABEL_KEYS.issuperset(label):

@@ -210,8 +210,11 @@ def _scan_clip(directory: str, rel: str, allow_images: bool) -> _Clip:
                 else "not an image or a .pyd label"
             rejects.append(((-1, -1, 0, name), Reject(source, "unexpected_file", what)))
     for names in labels.values():
-        names.sort(key=lambda n: (-len(n), n))  # the zero-padded name first
+        if len(names) > 1:
+            names.sort(key=lambda n: (-len(n), n))  # the zero-padded name first
     for stem, files in images.items():
+        if len(files) == 1:
+            continue
         files.sort(key=lambda n: IMAGE_EXTENSIONS.index(os.path.splitext(n)[1].lower()))
         for extra in files[1:]:
             rejects.append(((int(stem), -1, 0, extra), Reject(
