@@ -111,12 +111,12 @@ _JPEG_SKIPPED_MARKERS = frozenset({0xC4, 0xDD, 0xFE})  # DHT, DRI, COM: nothing 
 
 
 def parse_image_header(data: bytes) -> ImageInfo | None:
-    """Format and size of a common JPEG or PNG read from its header bytes, without PIL (~100x cheaper).
+    """Format and size of a common JPEG or PNG read from its header bytes, without PIL (~5 us, ~5x cheaper).
 
     Handles what cameras, video decoders and image libraries usually write, and nothing else:
 
-    * JPEG: SOI, then only JFIF APP0 (14 bytes or more), DQT, DHT, DRI, COM and one or more 8-bit SOF0/1/2 segments (1, 3 or 4
-      components) up to the first SOS; the size is that of the last SOF, as PIL reads it.
+    * JPEG: SOI, then only JFIF APP0 (14 bytes or more), DQT, DHT, DRI, COM and one or more 8-bit SOF0/1/2
+      segments (1, 3 or 4 components) up to the first SOS; the size is that of the last SOF, as PIL reads it.
     * PNG: the signature, then IHDR (13 bytes, correct CRC, non-palette colour type, filter method 0)
       directly followed by IDAT.
 

@@ -334,7 +334,8 @@ def _labels_in_order(clip: _Clip, rel: str, category: str, clip_id: str, extra_r
             yield frame, person, name, source, sample_id
 
 
-def _read_normal(layout, category, clip_id, directory: str, clip: _Clip, subjects, opts) -> Iterator[PersonRecord | Reject]:
+def _read_normal(layout, category, clip_id, directory: str, clip: _Clip, subjects,
+                 opts) -> Iterator[PersonRecord | Reject]:
     rel = f"normal/{category}/{clip_id}"
     foot = _members(layout, "foot", category, clip_id)
     hand = _members(layout, "hand", category, clip_id)
