@@ -368,6 +368,7 @@ def run_task(output_dir, rank: int) -> dict:
     reasons: Counter = Counter()
     folders: dict[tuple, _FolderStats] = defaultdict(_FolderStats)
     seen: dict[tuple[str, str], str] = {}
+    splits: dict[str, str] = {}  # subject -> split (a hash per subject, not per record)
     ids = {"key_hash": [], "subset": [], "sample_id": [], "source": []}
     shard_options = ShardOptions(**params["shard_options"])
     rejects_tmp = paths["rejects"].with_name(paths["rejects"].name + TMP_SUFFIX)
@@ -402,20 +403,23 @@ def run_task(output_dir, rank: int) -> dict:
                     reject(result)
                     continue
                 record = result
-                key = (record.subset, record.sample_id)
+                sample_id = record.sample_id
+                key = (record.subset, sample_id)
                 if key in seen:
                     reject(Reject(record.source, "duplicate_sample_id",
-                                  f"{record.subset} sample {record.sample_id} also comes from {seen[key]}",
-                                  record.sample_id))
+                                  f"{record.subset} sample {sample_id} also comes from {seen[key]}", sample_id))
                     continue
                 try:
                     check_category_name(record.category)
                     row = record_to_row(record)
                 except ValueError as exc:
-                    reject(Reject(record.source, "invalid_record", str(exc), record.sample_id))
+                    reject(Reject(record.source, "invalid_record", str(exc), sample_id))
                     continue
                 seen[key] = record.source
-                split = subject_split(record.subject_id, params["test_fraction"], params["seed"])
+                split = splits.get(record.subject_id)
+                if split is None:
+                    split = splits[record.subject_id] = subject_split(record.subject_id, params["test_fraction"],
+                                                                      params["seed"])
                 folder = (record.subset, split, record.category)
                 writer.add(folder, row)
                 stats = folders[folder]
@@ -425,7 +429,7 @@ def run_task(output_dir, rank: int) -> dict:
                 counts["accepted"] += 1
                 ids["key_hash"].append(sample_key_hash(*key))
                 ids["subset"].append(record.subset)
-                ids["sample_id"].append(record.sample_id)
+                ids["sample_id"].append(sample_id)
                 ids["source"].append(record.source)
             if done == len(units) or time.monotonic() - last_progress >= PROGRESS_INTERVAL:
                 paths["progress"].write_text(f"{done} {counts['input']}\n")  # small writes are slow: throttled
