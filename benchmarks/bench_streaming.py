@@ -1,18 +1,24 @@
 #!/usr/bin/env python
 """Streaming read speed of the built dataset, as ratios against baselines measured in the same run.
 
-Decoded samples/s of ``load_dataset(DIR, "normal", split="train", streaming=True)`` (every sample's image
-decoded by datasets' ``Image`` feature, the labels as Python lists) against:
+Decoded samples/s of ``load_dataset(DIR, "normal", split="train", streaming=True)``, read two ways:
 
-1. a PIL loop decoding the same JPEG bytes (``Image.open(BytesIO(b)).load()``, the bytes in memory):
-   goal >= 0.8x;
+* ``datasets``: ``iter(stream)``, every row's image decoded by datasets' ``Image`` feature, labels as Python lists;
+* ``iter_samples``: ``hardmo_hf.data.streaming.iter_samples(stream)``, the same stream read as Arrow batches of 64,
+  arrays as numpy, each frame decoded once for the rows (people) that share it;
+
+against:
+
+1. a PIL loop decoding every row's JPEG bytes (``Image.open(BytesIO(b)).load()``, the bytes in memory):
+   goal >= 0.8x (with two people in a frame, ``iter_samples`` decodes fewer images than this loop: compare the
+   two readers on equal terms with ``--single-person``);
 2. the same samples read from 4D-Humans-style webdataset tars (``<key>.jpg`` + ``<key>.data.pyd``), the way
    4D-Humans reads them: stream the tar, unpickle the person list, decode the frame once and emit one sample
    per person: goal >= 1.0x;
 3. itself through a ``torch.utils.data.DataLoader`` with 2 workers vs 1 (each worker crops the person box to
-   256x256 and batches 32 samples): goal >= 1.8x.
+   256x256 and batches 32 samples; the stream's ``.map`` and ``SampleStream``): goal >= 1.8x.
 
-The three readers take turns on blocks of 100 samples, so that each compared pair of blocks ran under the same
+The four readers take turns on blocks of 100 samples, so that each compared pair of blocks ran under the same
 machine load; the ratios are medians over the block pairs of ``--repeats`` passes. DataLoader rates are the
 best of ``--repeats`` runs. Inputs and datasets are made once into --work::
 
@@ -40,6 +46,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 CROP = 256
+READERS = ("datasets", "iter_samples", "tars", "pil")
 
 
 def one_person_per_frame(source: Path, target: Path) -> None:
@@ -116,11 +123,15 @@ def paired_blocks(dataset: Path, tars, blobs, block: int = 100) -> dict[str, dic
     from datasets import load_dataset
     from PIL import Image
 
-    stream = iter(load_dataset(str(dataset), "normal", split="train", streaming=True))
+    from hardmo_hf.data.streaming import iter_samples
+
+    split = load_dataset(str(dataset), "normal", split="train", streaming=True)
+    stream, fast = iter(split), iter_samples(split)
     samples = iter_tar_samples(tars)
     next(stream)
+    next(fast)
     next(samples)
-    times = {clock: {"datasets": [], "tars": [], "pil": []} for clock in ("wall", "cpu")}
+    times = {clock: {name: [] for name in READERS} for clock in ("wall", "cpu")}
 
     def timed(name, work):
         wall, cpu = time.perf_counter(), time.process_time()
@@ -132,6 +143,10 @@ def paired_blocks(dataset: Path, tars, blobs, block: int = 100) -> dict[str, dic
         for _ in range(block):
             assert next(stream)["image"].size[0] > 0
 
+    def read_fast():
+        for _ in range(block):
+            assert next(fast)["image"].size[0] > 0
+
     def read_tars():
         for _ in range(block):
             next(samples)
@@ -142,6 +157,7 @@ def paired_blocks(dataset: Path, tars, blobs, block: int = 100) -> dict[str, dic
 
     for start in range(1, len(blobs) - block + 1, block):
         timed("datasets", read_stream)
+        timed("iter_samples", read_fast)
         timed("tars", read_tars)
         timed("pil", lambda chunk=blobs[start:start + block]: decode(chunk))
     return times
@@ -204,14 +220,22 @@ def _crop(example):
             "keypoints_2d": torch.tensor(example["keypoints_2d"])}
 
 
-def rate_dataloader(dataset: Path, workers: int, limit: int) -> float:
-    """Samples/s of a DataLoader (batches of 32) over ``limit`` samples, once every worker has sent a batch."""
+def rate_dataloader(dataset: Path, workers: int, limit: int, reader: str = "datasets") -> float:
+    """Samples/s of a DataLoader (batches of 32) over ``limit`` samples, once every worker has sent a batch.
+
+    ``reader``: ``datasets`` (the stream itself, ``.map(_crop)``) or ``iter_samples`` (``SampleStream``).
+    """
     import torch
     from datasets import load_dataset
 
+    from hardmo_hf.data.streaming import SampleStream
+
     stream = load_dataset(str(dataset), "normal", split="train", streaming=True)
-    stream = stream.map(_crop, remove_columns=list(stream.features))
-    loader = torch.utils.data.DataLoader(stream, batch_size=32, num_workers=workers)
+    if reader == "datasets":
+        source = stream.map(_crop, remove_columns=list(stream.features))
+    else:
+        source = SampleStream(stream, transform=_crop)
+    loader = torch.utils.data.DataLoader(source, batch_size=32, num_workers=workers)
     iterator = iter(loader)
     for _ in range(workers):  # batches come from the workers in turn: after these, every worker is up
         next(iterator)
@@ -231,7 +255,7 @@ def bench_size(work: Path, size, repeats: int, clips_per_class: int, frames_per_
     tag = f"{size[0]}x{size[1]}" + (", one person per frame" if single_person else ", 1-2 people per frame")
     print(f"\n[{tag}] {len(blobs):,} samples of normal/train in {num_files} shards, "
           f"mean JPEG {np.mean([len(b) for b in blobs]) / 1024:.0f} KiB; {len(tars)} tars")
-    times = {clock: {"datasets": [], "tars": [], "pil": []} for clock in ("wall", "cpu")}
+    times = {clock: {name: [] for name in READERS} for clock in ("wall", "cpu")}
     for _ in range(repeats):
         for clock, by_reader in paired_blocks(dataset, tars, blobs).items():
             for name, values in by_reader.items():
@@ -241,21 +265,24 @@ def bench_size(work: Path, size, repeats: int, clips_per_class: int, frames_per_
         print(f"  {clock} time, samples/s (median over {len(by_reader['pil'])} blocks): "
               + ", ".join(f"{name} {1 / statistics.median(values):,.0f}" for name, values in by_reader.items()))
     print(f"  datasets without image decode: {overhead:,.0f} samples/s = {1e6 / overhead:.0f} us per row (wall)")
-    for other, goal in (("pil", 0.8), ("tars", 1.0)):
-        label = "PIL loop" if other == "pil" else "webdataset tars"
-        for clock, by_reader in times.items():
-            ratios = [b / a for a, b in zip(by_reader["datasets"], by_reader[other])]
-            print(f"  RATIO datasets / {label} ({clock} time) = {statistics.median(ratios):.3f}   (goal >= {goal})")
+    for reader in ("datasets", "iter_samples"):
+        for other, goal in (("pil", 0.8), ("tars", 1.0)):
+            label = "PIL loop" if other == "pil" else "webdataset tars"
+            for clock, by_reader in times.items():
+                ratios = [b / a for a, b in zip(by_reader[reader], by_reader[other])]
+                print(f"  RATIO {reader} / {label} ({clock} time) = {statistics.median(ratios):.3f}   "
+                      f"(goal >= {goal})")
     if dataloader:
-        loader = {1: [], 2: []}
-        for _ in range(repeats):  # alternate, so each 2-worker run has a 1-worker run under similar load
-            for workers in (1, 2):
-                loader[workers].append(rate_dataloader(dataset, workers, limit=min(1280, len(blobs) // 2)))
-        for workers, values in loader.items():
-            print(f"  DataLoader {workers} worker(s) samples/s: {', '.join(f'{v:,.0f}' for v in values)}")
-        ratios = [two / one for one, two in zip(loader[1], loader[2])]
-        print(f"  RATIO DataLoader 2 workers / 1 worker = {statistics.median(ratios):.2f} (median of pairs; "
-              f"best runs {max(loader[2]) / max(loader[1]):.2f})   (goal >= 1.8)")
+        for reader in ("datasets", "iter_samples"):
+            loader = {1: [], 2: []}
+            for _ in range(repeats):  # alternate, so each 2-worker run has a 1-worker run under similar load
+                for workers in (1, 2):
+                    loader[workers].append(rate_dataloader(dataset, workers, min(1280, len(blobs) // 2), reader))
+            for workers, values in loader.items():
+                print(f"  DataLoader ({reader}) {workers} worker(s) samples/s: {', '.join(f'{v:,.0f}' for v in values)}")
+            ratios = [two / one for one, two in zip(loader[1], loader[2])]
+            print(f"  RATIO DataLoader ({reader}) 2 workers / 1 worker = {statistics.median(ratios):.2f} (median of "
+                  f"pairs; best runs {max(loader[2]) / max(loader[1]):.2f})   (goal >= 1.8)")
 
 
 def main(argv=None) -> int:

@@ -38,8 +38,9 @@ def register(subparsers) -> None:
                        help="tasks run in parallel on this machine (default: CPUs, at most 8); does not change "
                             "the output")
     build.add_argument("--tasks", type=int, default=None,
-                       help="number of build tasks the input is cut into (default: one per 8 work units, at "
-                            "most 64); part of the output's identity: shards are named after their task")
+                       help="number of build tasks the input is cut into (default: one per 32 work units, so "
+                            "memory per worker does not grow with the input); part of the output's identity: "
+                            "shards are named after their task")
     build.add_argument("--format", choices=FORMATS, default="auto", help="input format (default: detect)")
     build.add_argument("--subject-map", metavar="FILE",
                        help="clip -> subject map (.json {\"<category>/<clip_id>\": subject} or .csv "

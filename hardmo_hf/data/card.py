@@ -19,10 +19,12 @@ from .. import constants as C
 from .shards import TMP_SUFFIX
 from .splits import config_data_files, parse_shard_path
 
-__all__ = ["PREVIEW_NAME", "card_metadata", "card_text", "size_category", "write_card", "write_preview"]
+__all__ = ["PREVIEW_NAME", "REPO_ID_PLACEHOLDER", "card_for_repo", "card_metadata", "card_text", "size_category",
+           "write_card", "write_preview"]
 
 PREVIEW_NAME = "preview.png"
 CARD_NAME = "README.md"
+REPO_ID_PLACEHOLDER = "ORG/hardmo"  # the load snippets' repo id until `hardmo-hf push --repo-id` names the real one
 TASK_CATEGORIES = ["keypoint-detection", "image-to-3d"]
 TAGS = ["human-mesh-recovery", "smpl", "3d-human-pose-estimation", "2d-human-pose-estimation",
         "wholebody-keypoints", "motion-capture", "dance", "martial-arts", "hardmo"]
@@ -133,7 +135,8 @@ def card_text(manifest: dict, stats: dict, preview: bool = True) -> str:
         "```python",
         "from datasets import load_dataset",
         "",
-        'ds = load_dataset("ORG/hardmo", "foot_p2", streaming=True)   # or a local folder: load_dataset("hardmo", ...)',
+        f'ds = load_dataset("{REPO_ID_PLACEHOLDER}", "foot_p2", streaming=True)   # or a local folder: '
+        'load_dataset("hardmo", ...)',
         'sample = next(iter(ds["test"]))',
         'sample["image"]          # PIL image of the whole frame',
         'sample["keypoints_2d"]   # 44 x [x, y, confidence], px',
@@ -144,13 +147,16 @@ def card_text(manifest: dict, stats: dict, preview: bool = True) -> str:
         "```python",
     ]
     for config in C.CONFIGS:
-        lines.append(f'load_dataset("ORG/hardmo", "{config}", split="train", streaming=True)')
+        lines.append(f'load_dataset("{REPO_ID_PLACEHOLDER}", "{config}", split="train", streaming=True)')
     lines += [
         "```",
         "",
         ("For PyTorch, `ds.with_format(\"torch\")` returns tensors, and a `torch.utils.data.DataLoader` with "
         "`num_workers=k` reads k shards in parallel (a split has as many shards as files; "
         "`ds.reshard()` splits them further, into row groups)."),
+        "",
+        ("For training loops, the `hardmo-hf` package reads the same stream faster, as numpy arrays, decoding a "
+         "frame once for all the people in it: `from hardmo_hf.data.streaming import iter_samples, SampleStream`."),
         "",
         "## Configs and protocols",
         "",
@@ -240,6 +246,11 @@ def _markdown_table(headers, rows) -> str:
     out = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
     out += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
     return "\n".join(out)
+
+
+def card_for_repo(text: str, repo_id: str) -> str:
+    """The card ``text`` with its load snippets naming ``repo_id`` (``hardmo-hf push`` uploads this version)."""
+    return text.replace(f'load_dataset("{REPO_ID_PLACEHOLDER}"', f'load_dataset("{repo_id}"')
 
 
 def write_card(root, manifest: dict, stats: dict) -> None:

@@ -24,7 +24,7 @@ raw labels of optimized samples (``raw_*``) are kept as they are.
 
 from __future__ import annotations
 
-import dataclasses
+import copy
 from collections import Counter
 from dataclasses import dataclass
 
@@ -96,6 +96,46 @@ def _canonical_rotvec(rotvec: np.ndarray) -> np.ndarray:
     return rotvec * factor
 
 
+def _well_inside_limits() -> tuple[np.ndarray, np.ndarray]:
+    """``(A, b)`` such that ``A @ concat(pose, pose**2) <= b`` (``pose`` ``(69,)`` rad) holds only for poses that
+    pass :func:`pose_violations` with room to spare (a margin of 1e-6 of each limit).
+
+    Rows: each joint's squared angle, each hinge's squared off-axis norm (both sums of squares), then each
+    hinge's flexion from below and from above (linear). Limits below 180 degrees keep every raw angle under
+    pi, where the canonical rotation vector is the pose itself. One matrix product tests a typical pose;
+    :func:`filter_record` runs the exact rule (and writes its messages) only for the others.
+    """
+    n = 3 * NUM_SMPL_BODY_JOINTS
+    rows, bounds = [], []
+
+    def shrink(limit_deg: float) -> float:
+        limit = np.radians(limit_deg)
+        return limit - 1e-6 * abs(limit) - 1e-12
+
+    for joint, limit in enumerate(SMPL_BODY_JOINT_MAX_ROTATION_DEG):
+        row = np.zeros(2 * n)
+        row[n + 3 * joint:n + 3 * joint + 3] = 1.0
+        rows.append(row)
+        bounds.append(shrink(min(limit, 180.0)) ** 2)
+    for joint, (axis, sign, low, high, others, off_limit) in SMPL_HINGE_JOINT_LIMITS.items():
+        base = 3 * (joint - 1)
+        off, below, above = np.zeros(2 * n), np.zeros(2 * n), np.zeros(2 * n)
+        off[[n + base + a for a in others]] = 1.0
+        below[base + axis], above[base + axis] = -sign, sign  # -flexion <= -low, flexion <= high
+        rows += [off, below, above]
+        bounds += [shrink(off_limit) ** 2, shrink(-low), shrink(high)]
+    return np.array(rows), np.array(bounds)
+
+
+_INSIDE_A, _INSIDE_B = _well_inside_limits()
+
+
+def _surely_plausible(body_pose: np.ndarray) -> bool:
+    """Whether ``body_pose`` ``(69,)`` rad is well inside the rule of :func:`pose_violations` (``False``: unsure)."""
+    pose = np.asarray(body_pose, dtype=np.float64).reshape(-1)
+    return bool((_INSIDE_A @ np.concatenate((pose, pose * pose)) <= _INSIDE_B).all())
+
+
 def pose_violations(body_pose: np.ndarray) -> list[str]:
     """The joint-limit violations of one SMPL ``body_pose`` ``(69,)`` (axis-angle, rad, joints 1..23).
 
@@ -147,7 +187,8 @@ def filter_record(record: PersonRecord, config: FilterConfig = FilterConfig()) -
         suppressed = False
         for name in ("keypoints_2d", "hand_keypoints_2d"):
             array = getattr(record, name)
-            weak = (array[:, 2] < threshold) & (array[:, 2] != 0)
+            confidence = array[:, 2]
+            weak = (confidence < threshold) & (confidence != 0)
             if weak.any():
                 array = array.copy()
                 array[weak, 2] = 0.0
@@ -159,11 +200,11 @@ def filter_record(record: PersonRecord, config: FilterConfig = FilterConfig()) -
 
     has_betas, has_pose = bool(record.has_betas), bool(record.has_body_pose)
     detail = ""
-    if has_betas and record.betas is not None and np.any(np.abs(record.betas) > config.max_abs_beta):
+    if has_betas and record.betas is not None and (np.abs(record.betas) > config.max_abs_beta).any():
         has_betas = False
         outcomes.append("betas_out_of_range")
         detail = f"max |beta| = {float(np.abs(record.betas).max()):.2f} > {config.max_abs_beta}"
-    if config.check_pose and has_pose and record.body_pose is not None:
+    if config.check_pose and has_pose and record.body_pose is not None and not _surely_plausible(record.body_pose):
         violations = pose_violations(record.body_pose)
         if violations:
             has_pose = False
@@ -179,13 +220,17 @@ def filter_record(record: PersonRecord, config: FilterConfig = FilterConfig()) -
     if has_betas != record.has_betas:
         changes["has_betas"] = has_betas
 
-    confident = int((keypoints[:, 2] > 0).sum())
+    confident = np.count_nonzero(keypoints[:, 2] > 0)
     if confident < config.min_keypoints:
         outcomes.append("few_keypoints")
         detail = f"{confident} keypoints with confidence > 0 after the {threshold} threshold " \
                  f"(at least {config.min_keypoints} needed)"
         return Reject(record.source, "few_keypoints", detail, record.sample_id), outcomes
-    return (dataclasses.replace(record, **changes) if changes else record), outcomes
+    if not changes:
+        return record, outcomes
+    filtered = copy.copy(record)  # shallow, like dataclasses.replace, without re-running __init__ (30 fields)
+    vars(filtered).update(changes)
+    return filtered, outcomes
 
 
 class RecordFilter:

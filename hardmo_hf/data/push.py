@@ -2,8 +2,10 @@
 
 The dataset folder is validated first (:func:`hardmo_hf.data.validate.validate`); then the repo is created if
 needed (``HfApi.create_repo(repo_type="dataset", exist_ok=True)``) and the card, preview, manifest, stats,
-rejects and shards are uploaded with ``HfApi.upload_folder`` (resumable: rerunning an interrupted push skips
-what is already on the Hub). The build's working folder ``.build/`` is never uploaded. ``dry_run`` stops after
+rejects and shards are uploaded in one ``HfApi.create_commit`` (resumable: rerunning an interrupted push does
+not send again the files the Hub already has). The uploaded card's load snippets name ``repo_id`` instead of
+the build's placeholder (:func:`hardmo_hf.data.card.card_for_repo`). The build's working folder ``.build/`` is
+never uploaded. ``dry_run`` stops after
 validation and lists what would be uploaded, without contacting the Hub.
 """
 
@@ -13,6 +15,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .card import CARD_NAME, card_for_repo
 from .report import format_table
 
 __all__ = ["UPLOAD_PATTERNS", "PushResult", "files_to_upload", "push"]
@@ -94,17 +97,21 @@ def push(root, repo_id: str, *, dry_run: bool = False, private: bool = False, re
         result.messages.append("Dry run: nothing was uploaded.")
         return result
 
-    from huggingface_hub import HfApi
+    from huggingface_hub import CommitOperationAdd, HfApi
 
     api = HfApi(token=token)
     repo = api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
     if revision:
         api.create_branch(repo_id, branch=revision, repo_type="dataset", exist_ok=True)
-    rows = sum(1 for path, _ in result.files if path.endswith(".parquet"))
-    api.upload_folder(
-        repo_id=repo_id, folder_path=root, repo_type="dataset", revision=revision,
-        allow_patterns=UPLOAD_PATTERNS, ignore_patterns=IGNORE_PATTERNS,
-        commit_message=commit_message or f"Upload HardMo dataset ({rows:,} shards)",
+    shards = sum(1 for path, _ in result.files if path.endswith(".parquet"))
+    # one commit: the files as built, except the card, whose load snippets now name this repo
+    card = card_for_repo((root / CARD_NAME).read_text(encoding="utf-8"), repo_id).encode("utf-8")
+    operations = [CommitOperationAdd(path_in_repo=path, path_or_fileobj=str(root / path))
+                  for path, _ in result.files if path != CARD_NAME]
+    operations.append(CommitOperationAdd(path_in_repo=CARD_NAME, path_or_fileobj=card))
+    api.create_commit(
+        repo_id=repo_id, repo_type="dataset", revision=revision, operations=operations,
+        commit_message=commit_message or f"Upload HardMo dataset ({shards:,} shards)",
     )
     result.url = str(repo)
     result.messages.append(f"Done: {result.url}")

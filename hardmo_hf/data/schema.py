@@ -211,6 +211,9 @@ def _check(name: str, value, *, required: bool) -> np.ndarray | None:
     return array
 
 
+_WHOLEBODY33_ROWS = np.array(WHOLEBODY33_FROM_WHOLEBODY133)  # (33,) rows of the 133 points
+
+
 def wholebody33(record: PersonRecord) -> np.ndarray:
     """The 33-point model-facing keypoints ``(33,3)`` px of a record.
 
@@ -219,7 +222,7 @@ def wholebody33(record: PersonRecord) -> np.ndarray:
     """
     if record.wholebody_133 is not None:
         kp133 = np.asarray(record.wholebody_133, dtype=np.float32)
-        return kp133[list(WHOLEBODY33_FROM_WHOLEBODY133)]
+        return kp133[_WHOLEBODY33_ROWS]
     return wholebody33_from_label44(record.keypoints_2d, record.hand_keypoints_2d)
 
 
@@ -300,7 +303,8 @@ def rows_to_record_batch(rows: Sequence[Mapping], schema: pa.Schema | None = Non
             if mask.any():
                 zeros = np.zeros(shape, np.float32)
                 values = [zeros if v is None else v for v in values]
-            stacked = np.stack(values).astype(np.float32, copy=False) if values else np.zeros((0, *shape), np.float32)
+            # np.array stacks equal-shape arrays in C (np.stack costs ~1 us a row per column in Python)
+            stacked = np.array(values, dtype=np.float32) if values else np.zeros((0, *shape), np.float32)
             columns.append(_fixed_list_array(stacked, shape, mask if mask.any() else None))
         else:
             columns.append(pa.array([row[name] for row in rows], type=field.type))

@@ -1,7 +1,7 @@
 """``hardmo-hf evaluate``: stream a HardMo test split, run a model, and report the paper's metrics.
 
-Pipeline: ``datasets.load_dataset(..., streaming=True)`` -> a torch ``DataLoader`` whose workers decode the
-images and cut the crops with the model's own image processor (from the row's centre/scale box) -> the model
+Pipeline: ``datasets.load_dataset(..., streaming=True)`` -> a torch ``DataLoader`` whose workers read it with
+:class:`~hardmo_hf.data.streaming.SampleStream` (each frame decoded once for all its people) and cut the crops with the model's own image processor (from the row's centre/scale box) -> the model
 (batched, on ``--device``) with the SMPL layer attached -> :class:`~hardmo_hf.evaluation.accumulate.MetricAccumulator`.
 Ground-truth 3D joints are the SMPL joints of each row's label, through the same SMPL layer.
 
@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from ..constants import CONFIGS, SMPLX45_TO_BODY25
+from ..data.streaming import SampleStream
 from . import metrics as M
 from .accumulate import EvaluationBatch, MetricAccumulator
 from .body import ROOT_PAPER, EvaluationBodyModel
@@ -214,7 +215,7 @@ class PreparedRows(torch.utils.data.IterableDataset):
         self.pck_norm = pck_norm
 
     def __iter__(self):
-        for row in self.stream:  # the datasets stream splits its shards over the workers itself
+        for row in SampleStream(self.stream):  # each DataLoader worker reads its own shards, each frame decoded once
             labels = row_labels(row)
             item = {name: torch.as_tensor(labels[name]) for name in self.LABEL_TENSORS}
             item["has_smpl"] = torch.tensor(labels["has_smpl"])

@@ -80,4 +80,4 @@ def row_image(row: dict) -> np.ndarray:
         value = Image.open(io.BytesIO(value))
     elif isinstance(value, str):
         value = Image.open(value)
-    return np.asarray(value.convert("RGB"))
+    return np.asarray(value if value.mode == "RGB" else value.convert("RGB"))

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from ..constants import CONFIDENCE_THRESHOLD_CODE, IMAGENET_MEAN, IMAGENET_STD
+from ..data.streaming import SampleStream
 from ..evaluation.rows import row_image, row_labels
 from .augment import NO_AUGMENTATION, AugmentationConfig, augment_example, sample_params
 
@@ -129,7 +130,7 @@ class HardMoTrainingStream(torch.utils.data.IterableDataset):
                 stream = stream.shuffle(seed=self.seed + epoch, buffer_size=self.shuffle_buffer)
             rng = np.random.default_rng([self.seed, epoch, worker])
             produced = 0
-            for row in stream:
+            for row in SampleStream(stream):  # each DataLoader worker reads its own shards
                 produced += 1
                 yield make_example(row, self.crop, self.augmentation, rng)
             if produced == 0:

@@ -89,9 +89,9 @@ def test_a_killed_build_resumes_to_the_same_bytes(built, sample_input, tmp_path)
     out, _ = built
     root, _ = sample_input
     target = tmp_path / "hardmo"
-    # SIGKILL the whole build (main process and workers) once task 4 has read 3 records: tasks 0-3 may have
-    # finished, task 4 has written part of its shards
-    killed = _cli_build(root, target, {KILL_ENV: "4:3"})
+    # SIGKILL the whole build (main process and workers) once task 2 (of 3) has read 3 records: task 2 starts when
+    # task 0 or 1 has finished, and has written part of its shards
+    killed = _cli_build(root, target, {KILL_ENV: "2:3"})
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     plan = BuildPlan.load(target)
     completions = list((target / ".build/logs/shards/completions").glob("*"))
@@ -154,7 +154,7 @@ def test_finalize_fails_loudly_when_records_go_missing(built_copy):
 
 
 def test_finalize_needs_every_task(built_copy):
-    (built_copy / ".build/tasks/00003.json").unlink()
+    (built_copy / ".build/tasks/00002.json").unlink()
     with pytest.raises(RuntimeError, match="did not complete"):
         finalize(built_copy)
 
@@ -162,7 +162,7 @@ def test_finalize_needs_every_task(built_copy):
 def test_task_partition():
     assert task_bounds(10, 3) == [(0, 4), (4, 7), (7, 10)]
     assert task_bounds(2, 2) == [(0, 1), (1, 2)]
-    assert [default_num_tasks(n) for n in (1, 8, 9, 72, 10_000)] == [1, 1, 2, 9, 64]
+    assert [default_num_tasks(n) for n in (1, 32, 33, 72, 10_000)] == [1, 1, 2, 3, 313]
 
 
 # ----------------------------------------------------------------------------------------------------

@@ -55,3 +55,17 @@ def test_the_upload_path_goes_to_the_hub(built, monkeypatch, capsys):
         push(out, "my-org/hardmo", validate_first=False, token="hf_not_a_token")
     assert main(["push", str(out), "--repo-id", "my-org/hardmo", "--skip-validation"]) == 1
     assert "upload to datasets/my-org/hardmo failed" in capsys.readouterr().err
+
+
+def test_the_uploaded_card_names_the_repo(built):
+    from hardmo_hf.data.card import REPO_ID_PLACEHOLDER, card_for_repo
+
+    out, _ = built
+    text = (out / "README.md").read_text(encoding="utf-8")
+    assert f'load_dataset("{REPO_ID_PLACEHOLDER}", "foot_p2"' in text
+    pushed = card_for_repo(text, "my-org/hardmo")
+    assert REPO_ID_PLACEHOLDER not in pushed
+    assert 'load_dataset("my-org/hardmo", "foot_p2", streaming=True)' in pushed
+    for config in ("normal", "foot_p1", "foot_p2", "hand"):
+        assert f'load_dataset("my-org/hardmo", "{config}", split="train", streaming=True)' in pushed
+    assert pushed.split("---")[1] == text.split("---")[1]  # the YAML metadata is untouched

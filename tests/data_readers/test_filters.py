@@ -118,6 +118,31 @@ def test_pose_rule_wraps_axis_angle():
     assert not pose_is_plausible(_pose(j4=(-30 - 360, 0, 0)))
 
 
+def test_quick_pose_check_never_passes_an_implausible_pose():
+    """filter_record trusts _surely_plausible and skips the exact rule: it must never pass a violating pose,
+    at random (most poses violate at scale 1) or at the limits (exactly on them, and a hair inside/outside)."""
+    from hardmo_hf.constants import SMPL_BODY_JOINT_MAX_ROTATION_DEG, SMPL_HINGE_JOINT_LIMITS
+    from hardmo_hf.data.filters import _surely_plausible
+
+    rng = np.random.default_rng(0)
+    poses = [rng.normal(0, scale, 69) for scale in (0.2, 0.4, 0.7, 1.0) for _ in range(500)]
+    for joint, limit in enumerate(SMPL_BODY_JOINT_MAX_ROTATION_DEG, start=1):
+        for factor in (1 - 1e-9, 1.0, 1 + 1e-9):
+            poses.append(_pose(**{f"j{joint}": (limit * factor / np.sqrt(2), 0, limit * factor / np.sqrt(2))}))
+    for joint, (axis, sign, low, high, others, off_limit) in SMPL_HINGE_JOINT_LIMITS.items():
+        for value in (low, high):
+            for factor in (1 - 1e-9, 1.0, 1 + 1e-9):
+                vector = np.zeros(3)
+                vector[axis] = sign * value * factor
+                poses.append(_pose(**{f"j{joint}": tuple(vector)}))
+        vector = np.zeros(3)
+        vector[list(others)] = off_limit / np.sqrt(len(others))
+        poses.append(_pose(**{f"j{joint}": tuple(vector)}))
+    sure = [_surely_plausible(pose) for pose in poses]
+    assert all(pose_is_plausible(pose) for pose, ok in zip(poses, sure) if ok)
+    assert 300 < sum(sure) < len(poses)  # the quick check passes typical poses
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.integers(0, 2**32 - 1))
 def test_generated_sample_poses_are_plausible(seed):

@@ -16,8 +16,10 @@ import csv
 import dataclasses
 import io
 import json
+import math
 import os
 import re
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -70,12 +72,17 @@ def probe_image(data: bytes, check: str = "decode") -> ImageInfo:
 
     ``check="decode"`` decodes the whole stream (JPEG at 1/8 scale through libjpeg's DCT scaling, which still
     reads every byte; PNG through its chunk CRCs), so a truncated file is caught. ``check="header"`` only
-    parses the header (format and size).
+    parses the header (format and size): common files by :func:`parse_image_header`, any other through PIL,
+    which gives the same answer for the common ones.
     """
     if check not in IMAGE_CHECKS:
         raise ValueError(f"image check must be one of {IMAGE_CHECKS}, got {check!r}")
     if not data:
         raise RecordError("unreadable_image", "empty image file")
+    if check == "header":
+        info = parse_image_header(data)
+        if info is not None:
+            return info
     try:
         with Image.open(io.BytesIO(data)) as image:
             fmt = (image.format or "").lower()
@@ -97,6 +104,75 @@ def probe_image(data: bytes, check: str = "decode") -> ImageInfo:
     return ImageInfo(fmt, int(width), int(height))
 
 
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_PNG_IHDR_MODES = frozenset({(8, 0), (16, 0), (8, 2), (16, 2), (8, 4), (16, 4), (8, 6), (16, 6)})  # (depth, colour)
+_JPEG_SOF_MARKERS = frozenset({0xC0, 0xC1, 0xC2})  # baseline, extended sequential, progressive (Huffman)
+_JPEG_SKIPPED_MARKERS = frozenset({0xC4, 0xDD, 0xFE})  # DHT, DRI, COM: nothing in them changes format or size
+
+
+def parse_image_header(data: bytes) -> ImageInfo | None:
+    """Format and size of a common JPEG or PNG read from its header bytes, without PIL (~5 us, ~5x cheaper).
+
+    Handles what cameras, video decoders and image libraries usually write, and nothing else:
+
+    * JPEG: SOI, then only JFIF APP0 (14 bytes or more), DQT, DHT, DRI, COM and one or more 8-bit SOF0/1/2
+      segments (1, 3 or 4 components) up to the first SOS; the size is that of the last SOF, as PIL reads it.
+    * PNG: the signature, then IHDR (13 bytes, correct CRC, non-palette colour type, filter method 0)
+      directly followed by IDAT.
+
+    Returns ``None`` for anything else (EXIF or other APPn segments, which can make a JPEG an MPO; other
+    chunks before IDAT; a truncated or odd header; a size of 0 or beyond PIL's decompression-bomb limit), so
+    that :func:`probe_image` asks PIL, which then gives its answer or its error. Where this returns an
+    :class:`ImageInfo`, PIL's ``Image.open`` finds the same format and size.
+    """
+    size = None
+    fmt = "jpeg"
+    if data.startswith(b"\xff\xd8\xff"):
+        pos, end = 2, len(data)
+        while True:
+            if pos + 4 > end or data[pos] != 0xFF:
+                return None
+            marker = data[pos + 1]
+            if marker == 0xFF:  # fill byte before a marker
+                pos += 1
+                continue
+            length = int.from_bytes(data[pos + 2:pos + 4], "big")  # includes its own two bytes
+            segment = data[pos + 4:pos + 2 + length]
+            if length < 2 or len(segment) != length - 2:
+                return None
+            if marker == 0xDA:  # start of scan: the header is over
+                break
+            if marker in _JPEG_SOF_MARKERS:
+                if len(segment) < 6 or segment[0] != 8 or segment[5] not in (1, 3, 4):
+                    return None
+                size = (int.from_bytes(segment[3:5], "big"), int.from_bytes(segment[1:3], "big"))
+            elif marker == 0xDB:  # DQT: PIL rejects a table that its length cuts short
+                while segment:
+                    table_length = 65 if segment[0] < 16 else 129
+                    if len(segment) < table_length:
+                        return None
+                    segment = segment[table_length:]
+            elif not (marker in _JPEG_SKIPPED_MARKERS or (marker == 0xE0 and segment.startswith(b"JFIF\0")
+                                                              and len(segment) >= 14)):
+                return None
+            pos += 2 + length
+    elif data.startswith(_PNG_SIGNATURE):
+        fmt = "png"
+        header = data[8:41]  # IHDR chunk (4 length, 4 type, 13 data, 4 CRC), then the next chunk's length and type
+        if len(header) < 33 or header[:8] != b"\x00\x00\x00\rIHDR" or header[29:33] != b"IDAT":
+            return None
+        if zlib.crc32(header[4:21]) != int.from_bytes(header[21:25], "big"):
+            return None
+        if (header[16], header[17]) not in _PNG_IHDR_MODES or header[19] != 0:
+            return None
+        size = (int.from_bytes(header[8:12], "big"), int.from_bytes(header[12:16], "big"))
+    if size is None or size[0] <= 0 or size[1] <= 0:
+        return None
+    if Image.MAX_IMAGE_PIXELS is not None and size[0] * size[1] > Image.MAX_IMAGE_PIXELS:
+        return None  # PIL warns, or refuses a decompression bomb
+    return ImageInfo(fmt, size[0], size[1])
+
+
 # ----------------------------------------------------------------------------------------------------
 # Arrays
 # ----------------------------------------------------------------------------------------------------
@@ -106,11 +182,12 @@ def coerce_array(value, key: str, shape: tuple[int, ...]) -> np.ndarray:
         array = np.array(value, dtype=np.float32)  # float64 values beyond float32 become inf: rejected below
     except (TypeError, ValueError) as exc:
         raise RecordError("wrong_type", f"{key} is not numeric ({type(value).__name__}: {exc})") from None
-    original = array.shape
-    while array.ndim > len(shape) and array.shape[0] == 1:
-        array = array[0]
     if array.shape != shape:
-        raise RecordError("wrong_shape", f"{key} has shape {original}, expected {shape}")
+        original = array.shape
+        while array.ndim > len(shape) and array.shape[0] == 1:
+            array = array[0]
+        if array.shape != shape:
+            raise RecordError("wrong_shape", f"{key} has shape {original}, expected {shape}")
     if not np.isfinite(array).all():
         raise RecordError("non_finite", f"{key} contains NaN or inf")
     return array
@@ -118,6 +195,10 @@ def coerce_array(value, key: str, shape: tuple[int, ...]) -> np.ndarray:
 
 def coerce_flag(value, key: str) -> bool:
     """A 0/1 validity flag stored as bool, int, float or a one-element array."""
+    if type(value) in (bool, int, float):  # the usual case, without numpy
+        if not math.isfinite(value):
+            raise RecordError("non_finite", f"{key} is NaN or inf")
+        return value > 0
     try:
         array = np.asarray(value, dtype=np.float64).reshape(-1)
     except (TypeError, ValueError):
@@ -137,11 +218,12 @@ def coerce_scale(value, key: str = "scale") -> float:
         raise RecordError("wrong_type", f"{key} is not numeric ({type(value).__name__})") from None
     if array.size not in (1, 2):
         raise RecordError("wrong_shape", f"{key} has {array.size} values, expected 1 or 2")
-    if not np.isfinite(array).all():
+    values = array.tolist()
+    if not all(map(math.isfinite, values)):
         raise RecordError("non_finite", f"{key} contains NaN or inf")
-    scale = float(array.max())
+    scale = max(values)
     if scale <= 0:
-        raise RecordError("invalid_bbox", f"{key} = {array.tolist()} is not positive")
+        raise RecordError("invalid_bbox", f"{key} = {values} is not positive")
     return scale
 
 
@@ -182,11 +264,11 @@ def parse_person_label(label, *, strict_keys: bool = True) -> PersonLabel:
     (24,3) with the global orientation first, or (69,) / (23,3) plus ``global_orient`` (3,);
     ``keypoints_3d`` (44,4). A missing ``body_pose`` / ``betas`` is zeros with its flag false.
     """
-    if not isinstance(label, Mapping):
+    if type(label) is not dict and not isinstance(label, Mapping):  # the ABC check only for other types
         raise RecordError("wrong_type", f"label is a {type(label).__name__}, expected a dict")
-    unknown = sorted(str(key) for key in label if key not in KNOWN_LABEL_KEYS)
     extra: dict = {}
-    if unknown:
+    if not KNOWN_LABEL_KEYS.issuperset(label):
+        unknown = sorted(str(key) for key in label if key not in KNOWN_LABEL_KEYS)
         if strict_keys:
             raise RecordError("unknown_keys", f"unknown label keys {unknown}")
         extra["ignored_keys"] = unknown
@@ -246,20 +328,21 @@ def _parse_pose(label: Mapping) -> tuple[np.ndarray, np.ndarray, bool]:
             raise RecordError("missing_key", "global_orient is given without body_pose")
         return np.zeros(3, dtype=np.float32), np.zeros(n_body, dtype=np.float32), False
     try:
-        size = np.asarray(label["body_pose"]).size
+        pose = np.asarray(label["body_pose"])
+        size = pose.size
     except (TypeError, ValueError):
         size = -1
     if size == n_body + 3:
         if "global_orient" in label:
             raise RecordError("wrong_shape", "body_pose has 72 values (global orientation first) and "
                                              "global_orient is also given")
-        shape = (NUM_SMPL_BODY_JOINTS + 1, 3) if np.asarray(label["body_pose"]).shape[-1:] == (3,) else (n_body + 3,)
+        shape = (NUM_SMPL_BODY_JOINTS + 1, 3) if pose.shape[-1:] == (3,) else (n_body + 3,)
         full = coerce_array(label["body_pose"], "body_pose", shape).reshape(-1)
         global_orient, body_pose = full[:3], full[3:]
     elif size == n_body:
         if "global_orient" not in label:
             raise RecordError("missing_key", "body_pose has 69 values but the label has no global_orient")
-        shape = (NUM_SMPL_BODY_JOINTS, 3) if np.asarray(label["body_pose"]).shape[-1:] == (3,) else (n_body,)
+        shape = (NUM_SMPL_BODY_JOINTS, 3) if pose.shape[-1:] == (3,) else (n_body,)
         body_pose = coerce_array(label["body_pose"], "body_pose", shape).reshape(-1)
         global_orient = coerce_array(label["global_orient"], "global_orient", (3,))
     else:

@@ -50,6 +50,8 @@ SUBJECT_MAP_NAMES = ("subjects.json", "subjects.csv")
 LABEL_SUFFIX = ".pyd"
 _LABEL_NAME = re.compile(r"^(?P<frame>\d+)_(?P<person>\d+)\.pyd$")
 _IMAGE_NAME = re.compile(r"^(?P<frame>\d+)$")
+# A well-formed label or (lower-case) image name: (frame, person, None) or (None, None, frame stem)
+_RECORD_NAME = re.compile(r"(\d+)_(\d+)\.pyd\Z|(\d+)\.(?:jpeg|jpg|png)\Z")
 _SMPL_POSE_KEYS = ("body_pose", "global_orient", "has_body_pose")
 _SMPL_BETA_KEYS = ("betas", "has_betas")
 
@@ -75,23 +77,23 @@ class LabelTreeLayout:
 def resolve_layout(root, foot_root=None, hand_root=None, subject_map=None) -> LabelTreeLayout:
     """Find the normal / foot / hand trees and the subject map of ``root`` (see the module docstring)."""
     root = Path(root)
-    if not root.is_dir():
+    if not os.path.isdir(root):
         raise FileNotFoundError(f"label tree {root} is not a directory")
-    pipeline_layout = (root / "normal").is_dir()
+    pipeline_layout = os.path.isdir(os.path.join(root, "normal"))
     normal = root / "normal" if pipeline_layout else root
 
     def _tree(option, name):
         if option is not None:
             path = Path(option)
-            if not path.is_dir():
+            if not os.path.isdir(path):
                 raise FileNotFoundError(f"{name} label tree {path} is not a directory")
             return path
-        if pipeline_layout and (root / name).is_dir():
+        if pipeline_layout and os.path.isdir(os.path.join(root, name)):
             return root / name
         return None
 
     if subject_map is None:
-        found = [root / name for name in SUBJECT_MAP_NAMES if (root / name).is_file()]
+        found = [root / name for name in SUBJECT_MAP_NAMES if os.path.isfile(os.path.join(root, name))]
         if len(found) > 1:
             raise ValueError(f"{root} has both {SUBJECT_MAP_NAMES[0]} and {SUBJECT_MAP_NAMES[1]}: keep one")
         subject_map = found[0] if found else None
@@ -165,15 +167,25 @@ class _Clip:
     rejects: list[tuple[tuple, Reject]]  # (sort key, reject) for files that are not records
 
 
-def _scan_clip(directory: Path, rel: str, allow_images: bool) -> _Clip:
+def _scan_clip(directory: str, rel: str, allow_images: bool) -> _Clip:
     labels: dict[tuple[int, int], list[str]] = {}
     images: dict[str, list[str]] = {}
     rejects: list[tuple[tuple, Reject]] = []
-    if not directory.is_dir():
+    try:
+        with os.scandir(directory) as entries:
+            names = sorted((entry.name, entry.is_dir()) for entry in entries if not entry.name.startswith("."))
+    except (FileNotFoundError, NotADirectoryError):
         return _Clip(labels, images, rejects)
-    with os.scandir(directory) as entries:
-        names = sorted((entry.name, entry.is_dir()) for entry in entries if not entry.name.startswith("."))
     for name, is_dir in names:
+        match = None if is_dir else _RECORD_NAME.match(name)
+        if match is not None:  # the common case, classified as below would
+            frame, person, image_frame = match.groups()
+            if person is not None:
+                labels.setdefault((int(frame), int(person)), []).append(name)
+                continue
+            if allow_images:
+                images.setdefault(image_frame, []).append(name)
+                continue
         source = f"{rel}/{name}"
         stem, suffix = os.path.splitext(name)
         suffix = suffix.lower()
@@ -198,8 +210,11 @@ def _scan_clip(directory: Path, rel: str, allow_images: bool) -> _Clip:
                 else "not an image or a .pyd label"
             rejects.append(((-1, -1, 0, name), Reject(source, "unexpected_file", what)))
     for names in labels.values():
-        names.sort(key=lambda n: (-len(n), n))  # the zero-padded name first
+        if len(names) > 1:
+            names.sort(key=lambda n: (-len(n), n))  # the zero-padded name first
     for stem, files in images.items():
+        if len(files) == 1:
+            continue
         files.sort(key=lambda n: IMAGE_EXTENSIONS.index(os.path.splitext(n)[1].lower()))
         for extra in files[1:]:
             rejects.append(((int(stem), -1, 0, extra), Reject(
@@ -210,7 +225,7 @@ def _scan_clip(directory: Path, rel: str, allow_images: bool) -> _Clip:
 class _ImageCache:
     """Reads and checks the image of one frame at a time (records come in frame order)."""
 
-    def __init__(self, directory: Path, rel: str, check: str):
+    def __init__(self, directory: str, rel: str, check: str):
         self.directory, self.rel, self.check = directory, rel, check
         self._key: str | None = None
         self._value: tuple[bytes, ImageInfo] | RecordError | None = None
@@ -219,8 +234,8 @@ class _ImageCache:
         if name != self._key:
             self._key = name
             try:
-                with open(os.path.join(self.directory, name), "rb") as handle:
-                    data = handle.read()
+                with open(os.path.join(self.directory, name), "rb", buffering=0) as handle:
+                    data = handle.read()  # unbuffered: one read of the whole file
                 self._value = (data, probe_image(data, self.check))
             except RecordError as exc:
                 self._value = exc
@@ -267,31 +282,31 @@ def read_unit(root, unit: str, **options) -> Iterator[PersonRecord | Reject]:
     tree = layout.tree(subset)
     if tree is None:
         raise FileNotFoundError(f"{layout.root}: no {subset} label tree for unit {unit!r}")
-    if not (tree / category / clip_id).is_dir():
+    if not os.path.isdir(os.path.join(tree, category, clip_id)):
         raise FileNotFoundError(f"{tree / category / clip_id} does not exist (unit {unit!r})")
     subjects = cached_subject_map(layout.subject_map)
-    normal_dir = layout.normal / category / clip_id
+    normal_dir = os.path.join(layout.normal, category, clip_id)
     normal_rel = f"normal/{category}/{clip_id}"
     normal = _scan_clip(normal_dir, normal_rel, allow_images=True)
     if subset == "normal":
-        yield from _read_normal(layout, category, clip_id, normal, subjects, opts)
+        yield from _read_normal(layout, category, clip_id, normal_dir, normal, subjects, opts)
     else:
-        yield from _read_optimized(layout, subset, category, clip_id, normal, subjects, opts)
+        yield from _read_optimized(layout, subset, category, clip_id, normal_dir, normal, subjects, opts)
 
 
 def _members(layout: LabelTreeLayout, subset: str, category: str, clip_id: str) -> set[tuple[int, int]]:
     tree = layout.tree(subset)
     if tree is None:
         return set()
-    directory = tree / category / clip_id
-    if not directory.is_dir():
+    try:
+        names = os.listdir(os.path.join(tree, category, clip_id))
+    except (FileNotFoundError, NotADirectoryError):
         return set()
     found = set()
-    with os.scandir(directory) as entries:
-        for entry in entries:
-            match = _LABEL_NAME.match(entry.name)
-            if match:
-                found.add((int(match["frame"]), int(match["person"])))
+    for name in names:
+        match = _LABEL_NAME.match(name)
+        if match:
+            found.add((int(match["frame"]), int(match["person"])))
     return found
 
 
@@ -319,9 +334,9 @@ def _labels_in_order(clip: _Clip, rel: str, category: str, clip_id: str, extra_r
             yield frame, person, name, source, sample_id
 
 
-def _read_normal(layout, category, clip_id, clip: _Clip, subjects, opts) -> Iterator[PersonRecord | Reject]:
+def _read_normal(layout, category, clip_id, directory: str, clip: _Clip, subjects,
+                 opts) -> Iterator[PersonRecord | Reject]:
     rel = f"normal/{category}/{clip_id}"
-    directory = layout.normal / category / clip_id
     foot = _members(layout, "foot", category, clip_id)
     hand = _members(layout, "hand", category, clip_id)
     images = _ImageCache(directory, rel, opts.image_check)
@@ -365,13 +380,13 @@ def _merge_optimized(raw: dict, optimized: dict) -> dict:
     return merged
 
 
-def _read_optimized(layout, subset, category, clip_id, normal: _Clip, subjects, opts):
+def _read_optimized(layout, subset, category, clip_id, normal_dir: str, normal: _Clip, subjects, opts):
     rel = f"{subset}/{category}/{clip_id}"
-    directory = layout.tree(subset) / category / clip_id
-    normal_dir = layout.normal / category / clip_id
+    directory = os.path.join(layout.tree(subset), category, clip_id)
     normal_rel = f"normal/{category}/{clip_id}"
     clip = _scan_clip(directory, rel, allow_images=False)
-    members = {"foot": _members(layout, "foot", category, clip_id), "hand": _members(layout, "hand", category, clip_id)}
+    other = "hand" if subset == "foot" else "foot"
+    other_members = _members(layout, other, category, clip_id)  # this subset's own samples are all members
     images = _ImageCache(normal_dir, normal_rel, opts.image_check)
     for item in _labels_in_order(clip, rel, category, clip_id):
         if isinstance(item, Reject):
@@ -407,7 +422,7 @@ def _read_optimized(layout, subset, category, clip_id, normal: _Clip, subjects, 
             raw_global_orient=raw.global_orient if raw.has_body_pose else None,
             raw_body_pose=raw.body_pose if raw.has_body_pose else None,
             raw_betas=raw.betas if raw.has_betas else None,
-            is_foot=subset == "foot" or (frame, person) in members["foot"],
-            is_hand=subset == "hand" or (frame, person) in members["hand"],
+            is_foot=subset == "foot" or (frame, person) in other_members,
+            is_hand=subset == "hand" or (frame, person) in other_members,
             subset=subset, source=source, source_format=FORMAT,
         )
