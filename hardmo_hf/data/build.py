@@ -20,6 +20,7 @@ datatrove's ``SlurmPipelineExecutor`` or ``RayPipelineExecutor`` (``docs/dataset
 from __future__ import annotations
 
 import dataclasses
+import gc
 import hashlib
 import json
 import logging
@@ -473,6 +474,21 @@ def _kill_point(rank: int) -> int | None:
 # ----------------------------------------------------------------------------------------------------
 # datatrove steps
 # ----------------------------------------------------------------------------------------------------
+def _release_task_memory() -> None:
+    """Give a finished task's freed buffers back to the OS, so that a worker's memory does not grow with the
+    number of tasks it has run (Arrow's allocator and glibc keep freed pages for reuse)."""
+    import ctypes
+
+    import pyarrow as pa
+
+    gc.collect()
+    pa.default_memory_pool().release_unused()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
+
+
 class WriteShards(PipelineStep):
     """datatrove step: task ``rank`` writes the shards of its units (:func:`run_task`)."""
 
@@ -485,6 +501,7 @@ class WriteShards(PipelineStep):
 
     def run(self, data=None, rank: int = 0, world_size: int = 1) -> Iterator:
         summary = run_task(self.output_dir, rank)
+        _release_task_memory()
         for key in ("input", "accepted", "rejected"):
             self.stat_update(f"records_{key}", value=summary["counts"][key])
         self.stat_update("shards", value=len(summary["shards"]))
@@ -603,9 +620,13 @@ def build(config: BuildConfig, workers: int = 1, overwrite: bool = False, progre
     shards_executor, final_executor = make_local_executors(plan, workers, quiet=quiet)
     monitor = _ProgressMonitor(plan, enabled=progress)
     monitor.start()
+    # Forked workers share the main process's memory copy-on-write; the garbage collector writing to every
+    # tracked object would copy those pages into each worker. Frozen objects are left alone.
+    gc.freeze()
     try:
         shards_executor.run()
     finally:
+        gc.unfreeze()
         monitor.stop()
     final_executor.run()
     stats = json.loads((Path(plan.output_dir) / STATS_NAME).read_text(encoding="utf-8"))

@@ -135,8 +135,8 @@ def card_text(manifest: dict, stats: dict, preview: bool = True) -> str:
         "```python",
         "from datasets import load_dataset",
         "",
-        f'ds = load_dataset("{REPO_ID_PLACEHOLDER}", "foot_p2", streaming=True)   # or a local folder: '
-        'load_dataset("hardmo", ...)',
+        (f'ds = load_dataset("{REPO_ID_PLACEHOLDER}", "foot_p2", streaming=True)   # or a local folder: '
+         'load_dataset("hardmo", ...)'),
         'sample = next(iter(ds["test"]))',
         'sample["image"]          # PIL image of the whole frame',
         'sample["keypoints_2d"]   # 44 x [x, y, confidence], px',
