@@ -611,13 +611,18 @@ class _ProgressMonitor(threading.Thread):
 
 
 def build(config: BuildConfig, workers: int = 1, overwrite: bool = False, progress: bool = True,
-          quiet: bool = True) -> dict:
-    """Plan, run the shard tasks on ``workers`` processes, finalize; returns the build statistics."""
+          quiet: bool = True, start_method: str = START_METHOD) -> dict:
+    """Plan, run the shard tasks on ``workers`` processes, finalize; returns the build statistics.
+
+    ``start_method`` starts the worker processes (default ``fork``, see :data:`START_METHOD`); pass
+    ``"forkserver"`` when calling from a program whose other threads may hold locks while it forks (a notebook
+    kernel, a web server): slower to start, never inherits a held lock.
+    """
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
     started = time.perf_counter()
     plan = plan_build(config, overwrite=overwrite)
-    shards_executor, final_executor = make_local_executors(plan, workers, quiet=quiet)
+    shards_executor, final_executor = make_local_executors(plan, workers, quiet=quiet, start_method=start_method)
     monitor = _ProgressMonitor(plan, enabled=progress)
     monitor.start()
     # Forked workers share the main process's memory copy-on-write; the garbage collector writing to every

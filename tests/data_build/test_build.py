@@ -76,6 +76,13 @@ def test_two_builds_give_the_same_bytes_whatever_the_workers(built, sample_input
     assert "README.md" in first and "preview.png" in first and any(p.endswith(".parquet") for p in first)
 
 
+def test_forkserver_workers_give_the_same_bytes(built, sample_input, tmp_path):
+    out, _ = built
+    root, _ = sample_input
+    build(BuildConfig(str(root), str(tmp_path / "hardmo")), workers=2, progress=False, start_method="forkserver")
+    assert dataset_files(tmp_path / "hardmo") == dataset_files(out)
+
+
 def _cli_build(root, out, env=None):
     env = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
     return subprocess.run(
