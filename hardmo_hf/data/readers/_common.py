@@ -36,6 +36,7 @@ from ...constants import (
     NUM_LABEL_KEYPOINTS,
     NUM_SMPL_BODY_JOINTS,
     NUM_WHOLEBODY_KEYPOINTS,
+    SUBSETS,
 )
 from ..keypoint_convert import fingertips_from_wholebody133, label44_from_wholebody133
 from ..npz_io import NpzArchive
@@ -508,6 +509,24 @@ def npz_row_units(root, key: str, chunk_size: int, kind: str) -> list[str]:
 def check_option(name: str, value, allowed: tuple) -> None:
     if value not in allowed:
         raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
+
+
+@dataclass(frozen=True)
+class FlatSourceOptions:
+    """The options of every reader whose files do not say a sample's category, subject or subset (tars, npz):
+    ``name_pattern`` / ``category`` name the category and clip, ``subject_map`` the subject, ``subset`` which label
+    the records carry; ``image_check`` and ``strict_keys`` as for every reader. Readers add their own fields."""
+
+    name_pattern: str | None = None
+    category: str | None = None
+    subset: str = "normal"
+    subject_map: str | None = None
+    image_check: str = "decode"
+    strict_keys: bool = True
+
+    def __post_init__(self):
+        check_option("subset", self.subset, SUBSETS)
+        check_option("image_check", self.image_check, IMAGE_CHECKS)
 
 
 # ----------------------------------------------------------------------------------------------------

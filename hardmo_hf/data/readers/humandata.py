@@ -40,7 +40,6 @@ from ...constants import (
     HUMANDATA_LABEL44_NAMES,
     HUMANDATA_WHOLEBODY133_NAMES,
     NUM_HUMANDATA_KEYPOINTS,
-    SUBSETS,
     WHOLEBODY_FINGERTIPS,
 )
 from ..keypoint_convert import humandata_to_label44, humandata_to_wholebody133
@@ -48,11 +47,10 @@ from ..npz_io import NpzArchive, NpzError
 from ..record import PersonRecord, Reject
 from ._columns import records_from_columns
 from ._common import (
-    IMAGE_CHECKS,
+    FlatSourceOptions,
     RecordError,
     SampleNamer,
     cached_subject_map,
-    check_option,
     npz_row_units,
     occurrence_index,
     parse_index_unit,
@@ -76,19 +74,9 @@ __all__ = ["FORMAT", "OPTIONS", "list_units", "read_unit"]
 
 
 @dataclass(frozen=True)
-class _Options:
+class _Options(FlatSourceOptions):
     image_root: str | None = None
     chunk_size: int = DEFAULT_CHUNK_SIZE
-    name_pattern: str | None = None
-    category: str | None = None
-    subset: str = "normal"
-    subject_map: str | None = None
-    image_check: str = "decode"
-    strict_keys: bool = True
-
-    def __post_init__(self):
-        check_option("subset", self.subset, SUBSETS)
-        check_option("image_check", self.image_check, IMAGE_CHECKS)
 
 
 OPTIONS = tuple(f.name for f in dataclasses.fields(_Options))  # the keyword options of both calls

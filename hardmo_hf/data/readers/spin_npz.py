@@ -48,13 +48,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ...constants import BBOX_SCALE_UNIT, SUBSETS
+from ...constants import BBOX_SCALE_UNIT
 from ..keypoint_convert import label44_from_wholebody133
 from ..npz_io import NpzArchive, NpzError
 from ..record import PersonRecord, Reject
 from ._columns import records_from_columns
 from ._common import (
-    IMAGE_CHECKS,
+    FlatSourceOptions,
     RecordError,
     SampleNamer,
     as_text,
@@ -90,21 +90,14 @@ __all__ = ["FORMAT", "OPTIONS", "SCALE_UNITS", "detect_scale_units", "list_units
 
 
 @dataclass(frozen=True)
-class _Options:
+class _Options(FlatSourceOptions):
     image_root: str | None = None
     scale_units: str = "auto"
     chunk_size: int = DEFAULT_CHUNK_SIZE
-    name_pattern: str | None = None
-    category: str | None = None
-    subset: str = "normal"
-    subject_map: str | None = None
-    image_check: str = "decode"
-    strict_keys: bool = True
 
     def __post_init__(self):
+        super().__post_init__()
         check_option("scale_units", self.scale_units, SCALE_UNITS)
-        check_option("subset", self.subset, SUBSETS)
-        check_option("image_check", self.image_check, IMAGE_CHECKS)
 
 
 OPTIONS = tuple(f.name for f in dataclasses.fields(_Options))  # the keyword options of both calls

@@ -22,18 +22,15 @@ from __future__ import annotations
 import dataclasses
 import tarfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-from ...constants import SUBSETS
 from ...safe_pickle import PickleLoadError, UnsafePickleError, load_pickle
 from ..record import PersonRecord, Reject
 from ._common import (
-    IMAGE_CHECKS,
+    FlatSourceOptions,
     RecordError,
     SampleNamer,
     cached_subject_map,
-    check_option,
     parse_options,
     parse_person_label,
     probe_image,
@@ -50,18 +47,7 @@ IGNORED_MEMBERS = ("detection.npz",)
 __all__ = ["FORMAT", "OPTIONS", "list_units", "read_unit", "shard_paths", "split_member_name"]
 
 
-@dataclass(frozen=True)
-class _Options:
-    name_pattern: str | None = None
-    category: str | None = None
-    subset: str = "normal"
-    subject_map: str | None = None
-    image_check: str = "decode"
-    strict_keys: bool = True
-
-    def __post_init__(self):
-        check_option("subset", self.subset, SUBSETS)
-        check_option("image_check", self.image_check, IMAGE_CHECKS)
+_Options = FlatSourceOptions
 
 
 OPTIONS = tuple(f.name for f in dataclasses.fields(_Options))  # the keyword options of both calls
