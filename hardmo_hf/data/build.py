@@ -34,6 +34,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 from datatrove.pipeline.base import PipelineStep
 
 from .. import __version__
@@ -46,7 +47,8 @@ from ..constants import (
     DEFAULT_TEST_FRACTION,
     SPLITS,
 )
-from .record import PersonRecord, Reject
+from .block import RecordBlock, RecordChunk, chunks_from_items
+from .record import Reject
 from .report import format_table
 from .shards import (
     MANIFEST_NAME,
@@ -83,10 +85,12 @@ SCHEMA_NAME = "schema.arrow"  # the shards' Arrow schema, so tasks need not impo
 STATS_NAME = "stats.json"
 REJECTS_NAME = "rejects.jsonl"
 # Default partition: one task per UNITS_PER_TASK units, however large the input. A task's memory (its row-group
-# buffers, its id list) follows the size of its slice, never the size of the input, so a 4x larger input means 4x
-# the tasks at the same memory per worker. 32 clips of HardMo (~300 frames each, 150 KB JPEGs) are ~1.5 GB of
-# rows per task: files of the 0.5-1 GB target.
-UNITS_PER_TASK = 32
+# buffers, bounded by ShardOptions.buffer_bytes, and its id list) follows the size of its slice, never the size of
+# the input, so a 4x larger input means 4x the tasks at the same memory per worker. 128 clips of HardMo (~300
+# frames each, 150 KB JPEGs) are ~6 GB of rows per task: its files reach the 0.5-1 GB target. A task also has a
+# fixed cost (its logs, files and id table: ~15 ms), which small clips (a few frames) would pay ~60x more often
+# at 32 units.
+UNITS_PER_TASK = 128
 PLAN_VERSION = 1
 # Fault injection for the kill-and-resume tests: "<rank>:<records>" kills the whole build (its process
 # group, SIGKILL) once task <rank> has read that many input records.
@@ -125,6 +129,28 @@ def image_is_complete(data: bytes, fmt: str) -> bool:
         return True
     except Exception:  # noqa: BLE001 - any decoder error means the file is not usable
         return False
+
+
+def drop_incomplete_images(block: RecordBlock, positions: np.ndarray,
+                           rejects: list[tuple[int, Reject]]) -> tuple[RecordBlock, np.ndarray]:
+    """The rows of ``block`` whose image is whole (:func:`image_is_complete`, once per frame); the others are
+    appended to ``rejects`` as ``(position, unreadable_image Reject)``."""
+    columns = block.columns
+    verdicts: dict[int, bool] = {}  # id of the bytes object (alive for the call) -> complete
+    keep = np.ones(len(block), dtype=bool)
+    for row, (data, fmt) in enumerate(zip(columns["image_bytes"], columns["image_format"])):
+        complete = verdicts.get(id(data))
+        if complete is None:
+            complete = verdicts[id(data)] = image_is_complete(data, fmt)
+        if not complete:
+            keep[row] = False
+            sample_id = block.slice(row, row + 1).sample_ids()[0]
+            rejects.append((positions[row], Reject(columns["source"][row], "unreadable_image",
+                                                   f"the {fmt} image of {sample_id} is truncated (no end marker, "
+                                                   "does not decode)", sample_id)))
+    if keep.all():
+        return block, positions
+    return block.take(np.flatnonzero(keep)), positions[keep]
 
 
 class AccountingError(RuntimeError):
@@ -345,7 +371,7 @@ def run_task(output_dir, rank: int) -> dict:
     import pyarrow.parquet as pq
 
     from .filters import FilterConfig, RecordFilter
-    from .schema import deserialize_arrow_schema, record_to_row
+    from .schema import deserialize_arrow_schema
     from .shards import ShardWriter
 
     plan = BuildPlan.load(output_dir)
@@ -368,7 +394,8 @@ def run_task(output_dir, rank: int) -> dict:
     counts = Counter(input=0, accepted=0, rejected=0)
     reasons: Counter = Counter()
     folders: dict[tuple, _FolderStats] = defaultdict(_FolderStats)
-    seen: dict[tuple[str, str], str] = {}
+    seen: dict[tuple[str, str], str] = {}  # (subset, sample id) -> source, of the rows written
+    good_categories: set[str] = set()  # class names already checked
     splits: dict[str, str] = {}  # subject -> split (a hash per subject, not per record)
     ids = {"key_hash": [], "subset": [], "sample_id": [], "source": []}
     shard_options = ShardOptions(**params["shard_options"])
@@ -383,58 +410,92 @@ def run_task(output_dir, rank: int) -> dict:
             reasons[item.reason] += 1
             rejects.write(json.dumps(item.to_json(), sort_keys=True) + "\n")
 
-        units = plan.units_of(rank)
-        last_progress = time.monotonic()
-        for done, unit in enumerate(units, start=1):
-            for item in reader.read_unit(params["input_dir"], unit, **params["reader_options"]):
-                counts["input"] += 1
-                if kill_after is not None and counts["input"] >= kill_after:
-                    os.killpg(os.getpgid(0), signal.SIGKILL)
-                if isinstance(item, Reject):
-                    reject(item)
-                    continue
-                if not isinstance(item, PersonRecord):
-                    raise TypeError(f"reader {params['format']} yielded a {type(item).__name__} for unit {unit}")
-                if check_complete and not image_is_complete(item.image_bytes, item.image_format):
-                    reject(Reject(item.source, "unreadable_image", f"the {item.image_format} image of "
-                                  f"{item.sample_id} is truncated (no end marker, does not decode)", item.sample_id))
-                    continue
-                result = record_filter(item)
-                if isinstance(result, Reject):
-                    reject(result)
-                    continue
-                record = result
-                sample_id = record.sample_id
-                key = (record.subset, sample_id)
+        def accept(block: RecordBlock, sample_ids: list[str], positions: np.ndarray,
+                   pending: list[tuple[int, Reject]]) -> int:
+            """Write the rows that passed the filters (in order, in runs of one folder), except duplicates and
+            unusable class names, which go to ``pending`` as ``(position, Reject)``; returns how many were written."""
+            accepted = 0
+            columns = block.columns
+            sources, subsets, categories = columns["source"], columns["subset"], columns["category"]
+            subjects, clips = columns["subject_id"], columns["clip_id"]
+            run: list[int] = []
+            run_folder = None
+            for row, sample_id in enumerate(sample_ids):
+                key = (subsets[row], sample_id)
                 if key in seen:
-                    reject(Reject(record.source, "duplicate_sample_id",
-                                  f"{record.subset} sample {sample_id} also comes from {seen[key]}", sample_id))
+                    pending.append((positions[row], Reject(sources[row], "duplicate_sample_id",
+                                                           f"{key[0]} sample {sample_id} also comes from {seen[key]}",
+                                                           sample_id)))
                     continue
-                try:
-                    check_category_name(record.category)
-                    row = record_to_row(record)
-                except ValueError as exc:
-                    reject(Reject(record.source, "invalid_record", str(exc), sample_id))
-                    continue
-                seen[key] = record.source
-                split = splits.get(record.subject_id)
+                category = categories[row]
+                if category not in good_categories:
+                    try:
+                        check_category_name(category)
+                    except ValueError as exc:
+                        pending.append((positions[row], Reject(sources[row], "invalid_record", str(exc), sample_id)))
+                        continue
+                    good_categories.add(category)
+                seen[key] = sources[row]
+                subject = subjects[row]
+                split = splits.get(subject)
                 if split is None:
-                    split = splits[record.subject_id] = subject_split(record.subject_id, params["test_fraction"],
-                                                                      params["seed"])
-                folder = (record.subset, split, record.category)
-                writer.add(folder, row)
+                    split = splits[subject] = subject_split(subject, params["test_fraction"], params["seed"])
+                folder = (key[0], split, category)
+                accepted += 1
+                if folder != run_folder:
+                    if run:
+                        writer.add(run_folder, block.take(run))
+                    run, run_folder = [], folder
+                run.append(row)
                 stats = folders[folder]
                 stats.rows += 1
-                stats.subjects.add(record.subject_id)
-                stats.clips.add(record.clip_id)
-                counts["accepted"] += 1
+                stats.subjects.add(subject)
+                stats.clips.add(clips[row])
                 ids["key_hash"].append(sample_key_hash(*key))
-                ids["subset"].append(record.subset)
+                ids["subset"].append(key[0])
                 ids["sample_id"].append(sample_id)
-                ids["source"].append(record.source)
-            if done == len(units) or time.monotonic() - last_progress >= PROGRESS_INTERVAL:
-                paths["progress"].write_text(f"{done} {counts['input']}\n")  # small writes are slow: throttled
-                last_progress = time.monotonic()
+                ids["source"].append(sources[row])
+            if run:
+                writer.add(run_folder, block.take(run) if len(run) < len(block) else block)
+            return accepted
+
+        units = plan.units_of(rank)
+
+        def task_chunks() -> Iterator[RecordChunk]:
+            """The task's records and rejects in chunks of about CHUNK_ITEMS, across units (a clip can be a few
+            frames): a reader's own ``read_units_chunks`` where it has one, else its records grouped. Updates the
+            progress file as units finish."""
+            options = params["reader_options"]
+            if hasattr(reader, "read_units_chunks"):
+                chunks = reader.read_units_chunks(params["input_dir"], units, **options)
+            else:
+                chunks = chunks_from_items((number, item) for number, unit in enumerate(units, start=1)
+                                           for item in reader.read_unit(params["input_dir"], unit, **options))
+            last_progress, read = time.monotonic(), 0
+            for done, chunk in chunks:
+                read += len(chunk)
+                yield chunk
+                if time.monotonic() - last_progress >= PROGRESS_INTERVAL:
+                    paths["progress"].write_text(f"{done} {read}\n")  # small writes are slow: throttled
+                    last_progress = time.monotonic()
+            paths["progress"].write_text(f"{len(units)} {read}\n")
+
+        for chunk in task_chunks():
+            counts["input"] += len(chunk)
+            if kill_after is not None and counts["input"] >= kill_after:
+                os.killpg(os.getpgid(0), signal.SIGKILL)
+            pending: list[tuple[int, Reject]] = list(chunk.rejects)
+            block, positions = chunk.block, chunk.positions
+            if check_complete and len(block):
+                block, positions = drop_incomplete_images(block, positions, pending)
+            sample_ids = block.sample_ids()
+            kept, kept_rows, rejected = record_filter.filter_block(block, block.columns["source"], sample_ids)
+            pending.extend((positions[row], item) for row, item in rejected)
+            counts["accepted"] += accept(kept, [sample_ids[row] for row in kept_rows.tolist()],
+                                         positions[kept_rows], pending)
+            pending.sort(key=lambda item: item[0])
+            for _, item in pending:
+                reject(item)
         shards = writer.close()
 
     if counts["input"] != counts["accepted"] + counts["rejected"]:
@@ -490,7 +551,11 @@ def _release_task_memory() -> None:
 
 
 class WriteShards(PipelineStep):
-    """datatrove step: task ``rank`` writes the shards of its units (:func:`run_task`)."""
+    """datatrove step: task ``rank`` writes the shards of its units (:func:`run_task`).
+
+    BLAS runs on one thread inside a task: the workers already use every core, and OpenBLAS's own threads spin
+    while waiting (the filters' matrix products on a chunk cost several times their work otherwise).
+    """
 
     name = "HardMo shards"
     type = "✍️ - WRITER"
@@ -500,7 +565,10 @@ class WriteShards(PipelineStep):
         self.output_dir = str(output_dir)
 
     def run(self, data=None, rank: int = 0, world_size: int = 1) -> Iterator:
-        summary = run_task(self.output_dir, rank)
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=1, user_api="blas"):
+            summary = run_task(self.output_dir, rank)
         _release_task_memory()
         for key in ("input", "accepted", "rejected"):
             self.stat_update(f"records_{key}", value=summary["counts"][key])
@@ -523,8 +591,25 @@ class FinalizeDataset(PipelineStep):
         yield from ()
 
 
+def _cache_loguru_lib_dirs() -> None:
+    """datatrove adds and removes its loguru sinks around every task, and each ``logger.add`` lists the
+    interpreter's library folders through ``sysconfig`` again (~6 ms, 3 times a task: ~20 ms a task, 1.6 CPU-s
+    of a 79-task build). The folders do not change while we run: remember them."""
+    import functools
+
+    try:
+        from loguru._better_exceptions import ExceptionFormatter
+    except ImportError:  # another loguru layout: nothing to speed up
+        return
+    lister = getattr(ExceptionFormatter, "_get_lib_dirs", None)
+    if lister is not None and not hasattr(lister, "cache_info"):
+        ExceptionFormatter._get_lib_dirs = staticmethod(functools.cache(lister))
+
+
 def _quiet_local_executor_class():
     from datatrove.executor import LocalPipelineExecutor
+
+    _cache_loguru_lib_dirs()
 
     class QuietLocalPipelineExecutor(LocalPipelineExecutor):
         """``LocalPipelineExecutor`` whose tasks log to their log files only (the CLI shows a progress bar)."""

@@ -41,12 +41,14 @@ from ..constants import (
     SMPL_HINGE_JOINT_LIMITS,
     SMPL_JOINT_NAMES,
 )
+from .block import RecordBlock
 from .record import PersonRecord, Reject
 
 __all__ = [
     "FILTER_OUTCOMES",
     "FilterConfig",
     "RecordFilter",
+    "filter_block",
     "filter_record",
     "pose_is_plausible",
     "pose_violations",
@@ -130,10 +132,11 @@ def _well_inside_limits() -> tuple[np.ndarray, np.ndarray]:
 _INSIDE_A, _INSIDE_B = _well_inside_limits()
 
 
-def _surely_plausible(body_pose: np.ndarray) -> bool:
-    """Whether ``body_pose`` ``(69,)`` rad is well inside the rule of :func:`pose_violations` (``False``: unsure)."""
-    pose = np.asarray(body_pose, dtype=np.float64).reshape(-1)
-    return bool((_INSIDE_A @ np.concatenate((pose, pose * pose)) <= _INSIDE_B).all())
+def _surely_plausible_rows(body_pose: np.ndarray) -> np.ndarray:
+    """``(n,)`` bool: whether each ``(n, 69)`` body pose (rad) is well inside the rule of :func:`pose_violations`
+    (``False``: unsure, the exact rule decides)."""
+    pose = np.asarray(body_pose, dtype=np.float64).reshape(len(body_pose), -1)
+    return (np.concatenate((pose, pose * pose), axis=1) @ _INSIDE_A.T <= _INSIDE_B).all(axis=1)
 
 
 def pose_violations(body_pose: np.ndarray) -> list[str]:
@@ -172,60 +175,104 @@ def pose_is_plausible(body_pose: np.ndarray) -> bool:
     return not pose_violations(body_pose)
 
 
+def filter_block(block: RecordBlock, config: FilterConfig = FilterConfig(), sources: list[str] | None = None,
+                 sample_ids: list[str] | None = None) -> tuple[RecordBlock, np.ndarray, list[tuple[int, Reject]], Counter]:
+    """Apply the filters to every row of ``block`` at once (``block`` is not modified).
+
+    Returns:
+        ``(kept, kept_rows, rejects, outcomes)``: the kept rows as a new block (confidences suppressed, SMPL flags
+        updated), their row numbers in ``block`` (ascending), ``(row, Reject)`` for the others (ascending), and
+        how many rows each of the :data:`FILTER_OUTCOMES` applied to (marks and reject reasons; not the totals).
+    """
+    columns = block.columns
+    n = len(block)
+    outcomes: Counter = Counter()
+    changed: dict[str, np.ndarray] = {}
+    threshold = config.confidence_threshold
+    suppressed = np.zeros(n, dtype=bool)
+    if threshold > 0:
+        for name in ("keypoints_2d", "hand_keypoints_2d"):
+            confidence = columns[name][:, :, 2]
+            weak = (confidence < threshold) & (confidence != 0)
+            rows = weak.any(axis=1)
+            if rows.any():
+                array = columns[name].copy()
+                array[:, :, 2][weak] = 0.0
+                changed[name] = array
+                suppressed |= rows
+        outcomes["keypoints_suppressed"] = int(suppressed.sum())
+    keypoints = changed.get("keypoints_2d", columns["keypoints_2d"])
+
+    has_betas = columns["has_betas"].copy()
+    has_pose = columns["has_body_pose"].copy()
+    last_reason: dict[int, tuple[str, str]] = {}  # row -> the last SMPL outcome and its detail
+    betas_bad = has_betas & (np.abs(columns["betas"]) > config.max_abs_beta).any(axis=1)
+    if betas_bad.any():
+        has_betas &= ~betas_bad
+        outcomes["betas_out_of_range"] = int(betas_bad.sum())
+        for row in np.flatnonzero(betas_bad).tolist():
+            largest = float(np.abs(columns["betas"][row]).max())
+            last_reason[row] = ("betas_out_of_range", f"max |beta| = {largest:.2f} > {config.max_abs_beta}")
+    if config.check_pose and has_pose.any():
+        unsure = np.flatnonzero(has_pose & ~_surely_plausible_rows(columns["body_pose"]))
+        for row in unsure.tolist():
+            violations = pose_violations(columns["body_pose"][row])
+            if violations:
+                has_pose[row] = False
+                outcomes["implausible_pose"] += 1
+                last_reason[row] = ("implausible_pose", "; ".join(violations))
+
+    rejected: dict[int, Reject] = {}
+    sources = columns["source"] if sources is None else sources
+    sample_ids = block.sample_ids() if sample_ids is None else sample_ids
+    if config.invalid_smpl == "reject":
+        for row, (reason, detail) in last_reason.items():
+            rejected[row] = Reject(sources[row], reason, detail, sample_ids[row])
+    live = np.ones(n, dtype=bool)
+    live[list(rejected)] = False
+    apart = live & (has_pose != has_betas)
+    outcomes["pose_betas_not_simultaneous"] = int(apart.sum())
+    has_pose &= ~apart
+    has_betas &= ~apart
+
+    confident = np.count_nonzero(keypoints[:, :, 2] > 0, axis=1)
+    few = live & (confident < config.min_keypoints)
+    outcomes["few_keypoints"] = int(few.sum())
+    for row in np.flatnonzero(few).tolist():
+        detail = f"{int(confident[row])} keypoints with confidence > 0 after the {threshold} threshold " \
+                 f"(at least {config.min_keypoints} needed)"
+        rejected[row] = Reject(sources[row], "few_keypoints", detail, sample_ids[row])
+
+    live &= ~few
+    kept_rows = np.flatnonzero(live)
+    filtered = RecordBlock({**columns, **changed, "has_body_pose": has_pose, "has_betas": has_betas}, block.valid)
+    kept = filtered if len(kept_rows) == n else filtered.take(kept_rows)
+    outcomes = +outcomes  # drop the zero counts
+    return kept, kept_rows, sorted(rejected.items()), outcomes
+
+
 def filter_record(record: PersonRecord, config: FilterConfig = FilterConfig()) -> tuple[PersonRecord | Reject, list[str]]:
-    """Apply the filters to ``record`` (unchanged; a filtered copy is returned).
+    """:func:`filter_block` for one record (``record`` is not modified; a filtered copy is returned).
 
     Returns:
         ``(kept record or Reject, outcomes)`` where ``outcomes`` lists the :data:`FILTER_OUTCOMES` that
         applied (marks and/or the reject reason).
     """
-    outcomes: list[str] = []
-    changes: dict = {}
-    threshold = config.confidence_threshold
-    keypoints = record.keypoints_2d
-    if threshold > 0:
-        suppressed = False
-        for name in ("keypoints_2d", "hand_keypoints_2d"):
-            array = getattr(record, name)
-            confidence = array[:, 2]
-            weak = (confidence < threshold) & (confidence != 0)
-            if weak.any():
-                array = array.copy()
-                array[weak, 2] = 0.0
-                changes[name] = array
-                suppressed = True
-        if suppressed:
-            outcomes.append("keypoints_suppressed")
-        keypoints = changes.get("keypoints_2d", keypoints)
-
-    has_betas, has_pose = bool(record.has_betas), bool(record.has_body_pose)
-    detail = ""
-    if has_betas and record.betas is not None and (np.abs(record.betas) > config.max_abs_beta).any():
-        has_betas = False
-        outcomes.append("betas_out_of_range")
-        detail = f"max |beta| = {float(np.abs(record.betas).max()):.2f} > {config.max_abs_beta}"
-    if config.check_pose and has_pose and record.body_pose is not None and not _surely_plausible(record.body_pose):
-        violations = pose_violations(record.body_pose)
-        if violations:
-            has_pose = False
-            outcomes.append("implausible_pose")
-            detail = "; ".join(violations)
-    if config.invalid_smpl == "reject" and outcomes and outcomes[-1] in ("betas_out_of_range", "implausible_pose"):
-        return Reject(record.source, outcomes[-1], detail, record.sample_id), outcomes
-    if has_pose != has_betas:
-        outcomes.append("pose_betas_not_simultaneous")
-        has_pose = has_betas = False
-    if has_pose != record.has_body_pose:
-        changes["has_body_pose"] = has_pose
-    if has_betas != record.has_betas:
-        changes["has_betas"] = has_betas
-
-    confident = np.count_nonzero(keypoints[:, 2] > 0)
-    if confident < config.min_keypoints:
-        outcomes.append("few_keypoints")
-        detail = f"{confident} keypoints with confidence > 0 after the {threshold} threshold " \
-                 f"(at least {config.min_keypoints} needed)"
-        return Reject(record.source, "few_keypoints", detail, record.sample_id), outcomes
+    block, bad = RecordBlock.from_records([record])
+    if bad:
+        raise ValueError(f"{record.source}: {bad[0][1]}")
+    kept, _, rejects, counts = filter_block(block, config, [record.source], [record.sample_id])
+    outcomes = [name for name in FILTER_OUTCOMES if counts[name]]
+    if rejects:
+        return rejects[0][1], outcomes
+    changes = {}
+    for name in ("keypoints_2d", "hand_keypoints_2d"):
+        if kept.columns[name] is not block.columns[name]:
+            changes[name] = kept.columns[name][0]
+    for name in ("has_body_pose", "has_betas"):
+        value = bool(kept.columns[name][0])
+        if value != bool(getattr(record, name)):
+            changes[name] = value
     if not changes:
         return record, outcomes
     filtered = copy.copy(record)  # shallow, like dataclasses.replace, without re-running __init__ (30 fields)
@@ -234,10 +281,12 @@ def filter_record(record: PersonRecord, config: FilterConfig = FilterConfig()) -
 
 
 class RecordFilter:
-    """:func:`filter_record` with running counts per outcome (``counts``), for one build task.
+    """:func:`filter_record` / :func:`filter_block` with running counts per outcome (``counts``), for one build
+    task.
 
     >>> flt = RecordFilter(FilterConfig.paper())
     >>> kept_or_reject = flt(record)          # doctest: +SKIP
+    >>> kept, rows, rejects = flt.filter_block(block, sources, sample_ids)   # doctest: +SKIP
     >>> flt.counts["few_keypoints"]           # doctest: +SKIP
     """
 
@@ -250,3 +299,12 @@ class RecordFilter:
         self.counts.update(outcomes)
         self.counts["rejected" if isinstance(result, Reject) else "kept"] += 1
         return result
+
+    def filter_block(self, block: RecordBlock, sources: list[str] | None = None,
+                     sample_ids: list[str] | None = None) -> tuple[RecordBlock, np.ndarray, list[tuple[int, Reject]]]:
+        """:func:`filter_block` of ``block``, counted; returns ``(kept, kept_rows, rejects)``."""
+        kept, kept_rows, rejects, outcomes = filter_block(block, self.config, sources, sample_ids)
+        self.counts.update(outcomes)
+        self.counts["kept"] += len(kept_rows)
+        self.counts["rejected"] += len(rejects)
+        return kept, kept_rows, rejects

@@ -23,14 +23,14 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .schema import ARRAY_COLUMNS, arrow_schema, rows_to_record_batch
+from .block import RecordBlock
+from .schema import arrow_schema
 from .splits import Folder, shard_folder
 
 logger = logging.getLogger(__name__)
@@ -148,34 +148,11 @@ class ShardInfo:
         return asdict(self)
 
 
-def row_nbytes(row: Mapping) -> int:
-    """Approximate size of a row in a shard: image bytes + arrays + strings."""
-    size = len(row["image"]["bytes"]) + 64
-    for name, shape in ARRAY_COLUMNS.items():
-        if row[name] is not None:
-            size += 4 * _prod(shape)
-    return size
-
-
-def _prod(shape) -> int:
-    out = 1
-    for s in shape:
-        out *= s
-    return out
-
-
-# Buffered rows are turned into Arrow record batches every this many bytes, so a row group is held once (as
-# Arrow buffers), not as Python rows plus their Arrow copy.
-CONVERT_BYTES = 8 * MB
-
-
 @dataclass
 class _FolderState:
     folder: Folder
-    rows: list = field(default_factory=list)  # rows not yet converted
-    rows_bytes: int = 0
-    batches: list = field(default_factory=list)  # converted rows of the row group being buffered
-    num_rows: int = 0  # rows buffered in all (rows + batches)
+    blocks: list = field(default_factory=list)  # the rows of the row group being buffered
+    num_rows: int = 0
     buffered_bytes: int = 0
     part: int = 0
     writer: pq.ParquetWriter | None = None
@@ -212,31 +189,37 @@ class ShardWriter:
         else:
             self.abort()
 
-    def add(self, folder: Folder, row: Mapping) -> None:
-        """Buffer ``row`` (from :func:`~hardmo_hf.data.schema.record_to_row`) for ``folder``."""
+    def add(self, folder: Folder, block: RecordBlock) -> None:
+        """Buffer the rows of ``block`` (:class:`~hardmo_hf.data.block.RecordBlock`) for ``folder``.
+
+        Row by row, as if added one at a time: a folder's row group is written once its rows reach
+        ``row_group_bytes``, and when all folders together buffer more than ``buffer_bytes`` the largest buffer
+        is written. So row groups do not depend on how the rows were split into blocks.
+        """
         state = self._folders.get(folder)
         if state is None:
             shard_folder(*folder)  # validates the names
             state = self._folders[folder] = _FolderState(folder)
-        size = row_nbytes(row)
-        state.rows.append(row)
-        state.rows_bytes += size
-        state.num_rows += 1
-        state.buffered_bytes += size
-        self._buffered += size
-        if state.rows_bytes >= CONVERT_BYTES:
-            self._convert(state)
-        if state.buffered_bytes >= self.options.row_group_bytes:
-            self._flush(state)
-        elif self._buffered > self.options.buffer_bytes:
-            largest = max(self._folders.values(), key=lambda s: (s.buffered_bytes, s.folder))
-            self._flush(largest)
+        start = 0
+        row_group_bytes, buffer_bytes = self.options.row_group_bytes, self.options.buffer_bytes
+        for row, size in enumerate(block.row_nbytes().tolist(), start=1):
+            state.buffered_bytes += size
+            self._buffered += size
+            if state.buffered_bytes >= row_group_bytes:
+                self._buffer(state, block.slice(start, row))
+                start = row
+                self._flush(state)
+            elif self._buffered > buffer_bytes:
+                self._buffer(state, block.slice(start, row))
+                start = row
+                self._flush(max(self._folders.values(), key=lambda s: (s.buffered_bytes, s.folder)))
+        if start < len(block):
+            self._buffer(state, block.slice(start, len(block)))
 
-    def _convert(self, state: _FolderState) -> None:
-        if state.rows:
-            state.batches.append(rows_to_record_batch(state.rows, self._schema))
-            state.rows = []
-            state.rows_bytes = 0
+    @staticmethod
+    def _buffer(state: _FolderState, block: RecordBlock) -> None:
+        state.blocks.append(block)
+        state.num_rows += len(block)
 
     def _flush(self, state: _FolderState) -> None:
         if not state.num_rows:
@@ -247,14 +230,13 @@ class ShardWriter:
             state.tmp_path = directory / (shard_name(self.task, state.part) + TMP_SUFFIX)
             state.writer = pq.ParquetWriter(state.tmp_path, self._schema, **self._writer_options)
             state.file_bytes = state.file_rows = state.file_row_groups = 0
-        self._convert(state)
-        table = pa.Table.from_batches(state.batches, schema=self._schema)
-        state.writer.write_table(table, row_group_size=state.num_rows)  # one row group
+        batch = RecordBlock.concatenate(state.blocks).to_record_batch(self._schema)
+        state.writer.write_batch(batch, row_group_size=state.num_rows)  # one row group
         state.file_bytes += state.buffered_bytes
         state.file_rows += state.num_rows
         state.file_row_groups += 1
         self._buffered -= state.buffered_bytes
-        state.batches = []
+        state.blocks = []
         state.num_rows = 0
         state.buffered_bytes = 0
         if state.file_bytes >= self.options.shard_bytes:

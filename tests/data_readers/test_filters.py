@@ -119,10 +119,10 @@ def test_pose_rule_wraps_axis_angle():
 
 
 def test_quick_pose_check_never_passes_an_implausible_pose():
-    """filter_record trusts _surely_plausible and skips the exact rule: it must never pass a violating pose,
+    """filter_block trusts _surely_plausible_rows and skips the exact rule: it must never pass a violating pose,
     at random (most poses violate at scale 1) or at the limits (exactly on them, and a hair inside/outside)."""
     from hardmo_hf.constants import SMPL_BODY_JOINT_MAX_ROTATION_DEG, SMPL_HINGE_JOINT_LIMITS
-    from hardmo_hf.data.filters import _surely_plausible
+    from hardmo_hf.data.filters import _surely_plausible_rows
 
     rng = np.random.default_rng(0)
     poses = [rng.normal(0, scale, 69) for scale in (0.2, 0.4, 0.7, 1.0) for _ in range(500)]
@@ -138,7 +138,7 @@ def test_quick_pose_check_never_passes_an_implausible_pose():
         vector = np.zeros(3)
         vector[list(others)] = off_limit / np.sqrt(len(others))
         poses.append(_pose(**{f"j{joint}": tuple(vector)}))
-    sure = [_surely_plausible(pose) for pose in poses]
+    sure = _surely_plausible_rows(np.array(poses)).tolist()
     assert all(pose_is_plausible(pose) for pose, ok in zip(poses, sure) if ok)
     assert 300 < sum(sure) < len(poses)  # the quick check passes typical poses
 

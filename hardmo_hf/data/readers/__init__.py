@@ -7,8 +7,12 @@ deterministic datatrove tasks::
     FORMAT: str
     list_units(root, **options) -> list[str]                          # sorted, stable work units
     read_unit(root, unit, **options) -> Iterator[PersonRecord | Reject]
+    read_units_chunks(root, units, **options) -> Iterator[(int, RecordChunk)]  # optional, see below
 
-``options`` are the same keyword arguments for both calls (unknown ones raise ``TypeError``). Units:
+``options`` are the same keyword arguments for every call (unknown ones raise ``TypeError``). A build task reads
+its units through ``read_units_chunks`` where a reader has it: the same records and rejects, in the same order, as
+``(units finished, RecordChunk)`` (:class:`~hardmo_hf.data.block.RecordChunk`: records column by column, rejects
+with their place), in chunks that may span units; otherwise it groups ``read_unit``'s items into chunks. Units:
 
 =================  ==============  ============================================================
 format             root            unit
@@ -106,3 +110,4 @@ def iter_records(root, format: str | None = None, **options) -> Iterator[PersonR
     reader = get_reader(format or detect_format(root))
     for unit in reader.list_units(root, **options):
         yield from reader.read_unit(root, unit, **options)
+

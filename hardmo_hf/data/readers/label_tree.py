@@ -28,8 +28,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from ...constants import SUBSETS
 from ...safe_pickle import PickleLoadError, UnsafePickleError, load_pickle
+from ..block import CHUNK_ITEMS, RecordBlock, RecordChunk
 from ..record import PersonRecord, Reject
 from ._common import (
     IMAGE_CHECKS,
@@ -39,11 +42,10 @@ from ._common import (
     cached_subject_map,
     check_option,
     parse_options,
-    parse_person_label,
     probe_image,
-    record_from_label,
     subject_for,
 )
+from ._label_columns import parse_person_labels
 
 FORMAT = "label_tree"
 SUBJECT_MAP_NAMES = ("subjects.json", "subjects.csv")
@@ -57,7 +59,7 @@ _SMPL_BETA_KEYS = ("betas", "has_betas")
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["FORMAT", "OPTIONS", "LabelTreeLayout", "list_units", "read_unit", "resolve_layout"]
+__all__ = ["FORMAT", "OPTIONS", "LabelTreeLayout", "list_units", "read_unit", "read_units_chunks", "resolve_layout"]
 
 
 @dataclass(frozen=True)
@@ -272,8 +274,23 @@ def read_unit(root, unit: str, **options) -> Iterator[PersonRecord | Reject]:
     (a .json/.csv path; default ``subjects.json|csv`` in ``root``), ``image_check`` (``"decode"`` | ``"header"``),
     ``strict_keys`` (unknown label keys reject the record; ``False`` ignores them).
     """
-    opts = _options(options)
-    layout = resolve_layout(root, opts.foot_root, opts.hand_root, opts.subject_map)
+    for _, chunk, extras in _read_batches(root, [unit], options):
+        records = chunk.block.to_records(FORMAT, extras)
+        items: list[tuple[int, PersonRecord | Reject]] = [*zip(chunk.positions.tolist(), records), *chunk.rejects]
+        items.sort(key=lambda item: item[0])
+        for _, item in items:
+            yield item
+
+
+def read_units_chunks(root, units: list[str], **options) -> Iterator[tuple[int, RecordChunk]]:
+    """The records and rejects of ``units`` (in order, as :func:`read_unit` gives them) as ``(units finished,
+    chunk)`` pairs: chunks of about ``CHUNK_ITEMS`` records that may span units (a clip can be a few frames), whose
+    labels are parsed together (:mod:`._label_columns`). The build's path."""
+    for done, chunk, _ in _read_batches(root, units, options):
+        yield done, chunk
+
+
+def _open_unit(layout: LabelTreeLayout, unit: str, opts: _Options) -> _ClipReader:
     try:
         subset, category, clip_id = unit.split("/")
     except ValueError:
@@ -284,14 +301,99 @@ def read_unit(root, unit: str, **options) -> Iterator[PersonRecord | Reject]:
         raise FileNotFoundError(f"{layout.root}: no {subset} label tree for unit {unit!r}")
     if not os.path.isdir(os.path.join(tree, category, clip_id)):
         raise FileNotFoundError(f"{tree / category / clip_id} does not exist (unit {unit!r})")
-    subjects = cached_subject_map(layout.subject_map)
-    normal_dir = os.path.join(layout.normal, category, clip_id)
-    normal_rel = f"normal/{category}/{clip_id}"
-    normal = _scan_clip(normal_dir, normal_rel, allow_images=True)
-    if subset == "normal":
-        yield from _read_normal(layout, category, clip_id, normal_dir, normal, subjects, opts)
-    else:
-        yield from _read_optimized(layout, subset, category, clip_id, normal_dir, normal, subjects, opts)
+    try:
+        subject: str | RecordError = subject_for(category, clip_id, cached_subject_map(layout.subject_map))
+    except RecordError as exc:  # every record of the clip is rejected with it
+        subject = exc
+    return _ClipReader(layout, subset, category, clip_id, subject, opts)
+
+
+def _read_batches(root, units: list[str], options: dict) -> Iterator[tuple[int, RecordChunk, list[dict]]]:
+    """``(units finished, chunk, the extra dict of each row)`` for runs of about ``CHUNK_ITEMS`` records."""
+    opts = _options(options)
+    layout = resolve_layout(root, opts.foot_root, opts.hand_root, opts.subject_map)
+    batch: list[tuple[_ClipReader, list]] = []  # (unit, a run of its items)
+    size = 0
+    for done, unit in enumerate(units, start=1):
+        clip = _open_unit(layout, unit, opts)
+        for start in range(0, len(clip.items), CHUNK_ITEMS):
+            part = clip.items[start:start + CHUNK_ITEMS]
+            batch.append((clip, part))
+            size += len(part)
+            if size >= CHUNK_ITEMS:
+                yield (done - (start + CHUNK_ITEMS < len(clip.items)), *_read_batch(batch, opts.strict_keys))
+                batch, size = [], 0
+    if batch:
+        yield (len(units), *_read_batch(batch, opts.strict_keys))
+
+
+def _read_batch(batch: list[tuple[_ClipReader, list]], strict_keys: bool) -> tuple[RecordChunk, list[dict]]:
+    """One chunk of the items of ``batch``; the checks of each record run in the order of :class:`_ClipReader`."""
+    rejects: list[tuple[int, Reject]] = []
+    staged = []  # (clip, position, item, index of its label dict or -1, index of its raw dict or -1)
+    labels: list[dict] = []
+    raw_labels: list[dict] = []
+    offset = 0
+    for clip, items in batch:
+        for position, item in enumerate(items, start=offset):
+            if isinstance(item, Reject):
+                rejects.append((position, item))
+                continue
+            try:
+                loaded = clip.load(item)
+            except RecordError as exc:
+                rejects.append((position, exc.reject(item[3], item[4])))
+                continue
+            if clip.subset == "normal":
+                staged.append((clip, position, item, len(labels), -1))
+                labels.append(loaded)
+            else:
+                staged.append((clip, position, item, -1, len(raw_labels)))
+                raw_labels.append(loaded)
+        offset += len(items)
+
+    raw = parse_person_labels(raw_labels, strict_keys=strict_keys)
+    survivors = []
+    for clip, position, item, label_index, raw_index in staged:
+        if raw_index >= 0:
+            try:
+                if raw.errors[raw_index] is not None:
+                    raise RecordError("invalid_raw_label", f"{clip.normal_rel}/{clip.raw_name(item)}: "
+                                                           f"{raw.errors[raw_index]}")
+                label_index = len(labels)
+                labels.append(clip.load_optimized(item, raw_labels[raw_index]))
+            except RecordError as exc:
+                rejects.append((position, exc.reject(item[3], item[4])))
+                continue
+        survivors.append((clip, position, item, label_index, raw_index))
+    parsed = parse_person_labels(labels, strict_keys=strict_keys)
+
+    rows, raw_rows, positions = [], [], []
+    fields: dict[str, list] = {name: [] for name in (
+        "category", "clip_id", "subject_id", "subset", "frame_index", "person_id", "source", "image_bytes",
+        "image_width", "image_height", "image_format", "is_foot", "is_hand")}
+    for clip, position, (frame, person, name, source, sample_id), label_index, raw_index in survivors:
+        try:
+            if parsed.errors[label_index] is not None:
+                raise parsed.errors[label_index]
+            image_bytes, info = clip.image((frame, person, name))
+        except RecordError as exc:
+            rejects.append((position, exc.reject(source, sample_id)))
+            continue
+        rows.append(label_index)
+        raw_rows.append(raw_index)
+        positions.append(position)
+        is_foot, is_hand = clip.membership(frame, person)
+        for key, value in (("category", clip.category), ("clip_id", clip.clip_id), ("subject_id", clip.subject),
+                           ("subset", clip.subset), ("frame_index", frame), ("person_id", person),
+                           ("source", source), ("image_bytes", image_bytes), ("image_width", info.width),
+                           ("image_height", info.height), ("image_format", info.format), ("is_foot", is_foot),
+                           ("is_hand", is_hand)):
+            fields[key].append(value)
+    block = RecordBlock.from_label_columns(parsed, np.array(rows, dtype=np.intp), fields, raw=raw,
+                                           raw_rows=np.array(raw_rows, dtype=np.intp))
+    rejects.sort(key=lambda item: item[0])
+    return RecordChunk(block, np.array(positions, dtype=np.int64), rejects), [parsed.extra[k] for k in rows]
 
 
 def _members(layout: LabelTreeLayout, subset: str, category: str, clip_id: str) -> set[tuple[int, int]]:
@@ -334,37 +436,81 @@ def _labels_in_order(clip: _Clip, rel: str, category: str, clip_id: str, extra_r
             yield frame, person, name, source, sample_id
 
 
-def _read_normal(layout, category, clip_id, directory: str, clip: _Clip, subjects,
-                 opts) -> Iterator[PersonRecord | Reject]:
-    rel = f"normal/{category}/{clip_id}"
-    foot = _members(layout, "foot", category, clip_id)
-    hand = _members(layout, "hand", category, clip_id)
-    images = _ImageCache(directory, rel, opts.image_check)
-    labelled_stems = {os.path.splitext(name)[0].split("_")[0] for names in clip.labels.values() for name in names}
-    unlabelled = [((int(stem), -1, 0, files[0]), Reject(f"{rel}/{files[0]}", "missing_label",
-                                                         "an image without any <frame>_<person>.pyd label"))
-                  for stem, files in clip.images.items() if stem not in labelled_stems]
-    for item in _labels_in_order(clip, rel, category, clip_id, unlabelled):
-        if isinstance(item, Reject):
-            yield item
-            continue
-        frame, person, name, source, sample_id = item
-        try:
-            subject = subject_for(category, clip_id, subjects)
+class _ClipReader:
+    """One unit: ``items`` are its labels (``(frame, person, name, source, sample_id)``) and the rejects of its file
+    names, in order.
+
+    A record's checks run in this order, and its reject reason is the first that fails: subject; ``normal``: the
+    image is present, the label file readable, its content valid (``parse_person_label``), the image readable;
+    ``foot`` / ``hand``: the raw label present, readable and valid (``invalid_raw_label``), the optimized label
+    readable with a body pose or betas (``missing_key``), the merged label valid, the image present and readable.
+    :func:`_read_batch` loads labels one by one, parses them a batch at a time and reads images once per frame.
+    """
+
+    def __init__(self, layout, subset, category, clip_id, subject, opts):
+        self.subset, self.category, self.clip_id, self.subject = subset, category, clip_id, subject
+        self.normal_dir = os.path.join(layout.normal, category, clip_id)
+        self.normal_rel = f"normal/{category}/{clip_id}"
+        self.normal = _scan_clip(self.normal_dir, self.normal_rel, allow_images=True)
+        self.images = _ImageCache(self.normal_dir, self.normal_rel, opts.image_check)
+        if subset == "normal":
+            self.rel, self.directory, clip = self.normal_rel, self.normal_dir, self.normal
+            self.foot = _members(layout, "foot", category, clip_id)
+            self.hand = _members(layout, "hand", category, clip_id)
+            labelled = {os.path.splitext(name)[0].split("_")[0] for names in clip.labels.values() for name in names}
+            unlabelled = [((int(stem), -1, 0, files[0]), Reject(f"{self.rel}/{files[0]}", "missing_label",
+                                                                 "an image without any <frame>_<person>.pyd label"))
+                          for stem, files in clip.images.items() if stem not in labelled]
+        else:
+            self.rel = f"{subset}/{category}/{clip_id}"
+            self.directory = os.path.join(layout.tree(subset), category, clip_id)
+            clip = _scan_clip(self.directory, self.rel, allow_images=False)
+            self.other = _members(layout, "hand" if subset == "foot" else "foot", category, clip_id)
+            unlabelled = []
+        self.items = list(_labels_in_order(clip, self.rel, category, clip_id, unlabelled))
+
+    def load(self, item) -> dict:
+        """The label dict of a ``normal`` item, the raw label dict of a ``foot`` / ``hand`` one."""
+        if isinstance(self.subject, RecordError):
+            raise self.subject
+        frame, person, name, source, _ = item
+        if self.subset == "normal":
             stem = name.split("_")[0]
-            if stem not in clip.images:
+            if stem not in self.normal.images:
                 raise RecordError("missing_image", f"no {stem}.jpeg|jpg|png beside the label")
-            label = parse_person_label(_load_label_dict(os.path.join(directory, name), source), strict_keys=opts.strict_keys)
-            image_bytes, info = images.get(clip.images[stem][0])
+            return _load_label_dict(os.path.join(self.directory, name), source)
+        if not self.normal.labels.get((frame, person)):
+            raise RecordError("missing_raw_label", f"no {self.normal_rel}/{frame:06d}_{person}.pyd for this "
+                                                   f"optimized {self.subset} label")
+        raw_name = self.raw_name(item)
+        try:
+            return _load_label_dict(os.path.join(self.normal_dir, raw_name), f"{self.normal_rel}/{raw_name}")
         except RecordError as exc:
-            yield exc.reject(source, sample_id)
-            continue
-        yield record_from_label(
-            label, category=category, clip_id=clip_id, frame_index=frame, person_id=person, subject_id=subject,
-            image_bytes=image_bytes, image_width=info.width, image_height=info.height, image_format=info.format,
-            is_foot=(frame, person) in foot, is_hand=(frame, person) in hand, subset="normal",
-            source=source, source_format=FORMAT,
-        )
+            raise RecordError("invalid_raw_label", f"{self.normal_rel}/{raw_name}: {exc}") from None
+
+    def raw_name(self, item) -> str:
+        return self.normal.labels[(item[0], item[1])][0]
+
+    def load_optimized(self, item, raw_label: dict) -> dict:
+        """The optimized label of a ``foot`` / ``hand`` item over its raw label."""
+        optimized = _load_label_dict(os.path.join(self.directory, item[2]), item[3])
+        if not any(key in optimized for key in ("body_pose", "betas")):
+            raise RecordError("missing_key", f"optimized {self.subset} label has neither body_pose nor betas")
+        return _merge_optimized(raw_label, optimized)
+
+    def image(self, item) -> tuple[bytes, ImageInfo]:
+        """The encoded frame of an item and its header information."""
+        stem = (item[2] if self.subset == "normal" else self.raw_name(item)).split("_")[0]
+        if stem not in self.normal.images:  # (a normal label was checked before loading)
+            raise RecordError("missing_image", f"no {self.normal_rel}/{stem}.jpeg|jpg|png for this sample")
+        return self.images.get(self.normal.images[stem][0])
+
+    def membership(self, frame: int, person: int) -> tuple[bool, bool]:
+        """``(is_foot, is_hand)`` of a sample of this clip."""
+        if self.subset == "normal":
+            return (frame, person) in self.foot, (frame, person) in self.hand
+        other = (frame, person) in self.other
+        return self.subset == "foot" or other, self.subset == "hand" or other
 
 
 def _merge_optimized(raw: dict, optimized: dict) -> dict:
@@ -378,51 +524,3 @@ def _merge_optimized(raw: dict, optimized: dict) -> dict:
             merged.pop(key, None)
     merged.update(optimized)
     return merged
-
-
-def _read_optimized(layout, subset, category, clip_id, normal_dir: str, normal: _Clip, subjects, opts):
-    rel = f"{subset}/{category}/{clip_id}"
-    directory = os.path.join(layout.tree(subset), category, clip_id)
-    normal_rel = f"normal/{category}/{clip_id}"
-    clip = _scan_clip(directory, rel, allow_images=False)
-    other = "hand" if subset == "foot" else "foot"
-    other_members = _members(layout, other, category, clip_id)  # this subset's own samples are all members
-    images = _ImageCache(normal_dir, normal_rel, opts.image_check)
-    for item in _labels_in_order(clip, rel, category, clip_id):
-        if isinstance(item, Reject):
-            yield item
-            continue
-        frame, person, name, source, sample_id = item
-        try:
-            subject = subject_for(category, clip_id, subjects)
-            raw_names = normal.labels.get((frame, person))
-            if not raw_names:
-                raise RecordError("missing_raw_label", f"no {normal_rel}/{frame:06d}_{person}.pyd for this "
-                                                       f"optimized {subset} label")
-            raw_name = raw_names[0]
-            try:
-                raw_dict = _load_label_dict(os.path.join(normal_dir, raw_name), f"{normal_rel}/{raw_name}")
-                raw = parse_person_label(raw_dict, strict_keys=opts.strict_keys)
-            except RecordError as exc:
-                raise RecordError("invalid_raw_label", f"{normal_rel}/{raw_name}: {exc}") from None
-            optimized = _load_label_dict(os.path.join(directory, name), source)
-            if not any(key in optimized for key in ("body_pose", "betas")):
-                raise RecordError("missing_key", f"optimized {subset} label has neither body_pose nor betas")
-            label = parse_person_label(_merge_optimized(raw_dict, optimized), strict_keys=opts.strict_keys)
-            stem = raw_name.split("_")[0]
-            if stem not in normal.images:
-                raise RecordError("missing_image", f"no {normal_rel}/{stem}.jpeg|jpg|png for this sample")
-            image_bytes, info = images.get(normal.images[stem][0])
-        except RecordError as exc:
-            yield exc.reject(source, sample_id)
-            continue
-        yield record_from_label(
-            label, category=category, clip_id=clip_id, frame_index=frame, person_id=person, subject_id=subject,
-            image_bytes=image_bytes, image_width=info.width, image_height=info.height, image_format=info.format,
-            raw_global_orient=raw.global_orient if raw.has_body_pose else None,
-            raw_body_pose=raw.body_pose if raw.has_body_pose else None,
-            raw_betas=raw.betas if raw.has_betas else None,
-            is_foot=subset == "foot" or (frame, person) in other_members,
-            is_hand=subset == "hand" or (frame, person) in other_members,
-            subset=subset, source=source, source_format=FORMAT,
-        )
