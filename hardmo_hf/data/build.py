@@ -79,7 +79,7 @@ __all__ = [
 
 BUILD_DIR = ".build"
 PLAN_NAME = "plan.json"
-SCHEMA_NAME = "schema.arrow"  # the shards' Arrow schema, so tasks need not import ``datasets``
+SCHEMA_NAME = "schema.arrow"  # the shards' Arrow schema, written by the plan, read by every task
 STATS_NAME = "stats.json"
 REJECTS_NAME = "rejects.jsonl"
 # Default partition: one task per UNITS_PER_TASK units, however large the input. A task's memory (its row-group

@@ -340,7 +340,7 @@ def rows_to_record_batch(rows: Sequence[Mapping], schema: pa.Schema | None = Non
     """Rows from :func:`record_to_row` -> one Arrow record batch of ``schema`` (default :func:`arrow_schema`).
 
     Built column by column from numpy (fast). ``schema`` lets build workers pass the schema the plan
-    serialized, so they never import ``datasets``.
+    serialized.
     """
     schema = arrow_schema() if schema is None else schema
     columns = []
