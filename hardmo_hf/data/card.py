@@ -43,10 +43,12 @@ def size_category(num_rows: int) -> str:
 
 
 def card_metadata(manifest: dict, stats: dict) -> dict:
-    """The YAML header as a dict (key order is the order written)."""
-    from datasets import DatasetInfo, SplitDict, SplitInfo
+    """The YAML header as a dict (key order is the order written).
 
-    from .schema import features
+    Each config's ``dataset_info`` entry has the keys and order of ``datasets.DatasetInfo._to_yaml_dict()``
+    (features, config_name, splits, download_size, dataset_size), written here without importing ``datasets``.
+    """
+    from .schema import yaml_features
 
     folders = {parse_shard_path(s["path"]) for s in manifest["shards"]}
     data_files = config_data_files(folders)
@@ -60,14 +62,15 @@ def card_metadata(manifest: dict, stats: dict) -> dict:
                                for split, globs in splits.items()]
         configs.append(entry)
         split_stats = stats["configs"].get(config, {})
-        split_dict = SplitDict()
-        for split in splits:
-            split_dict.add(SplitInfo(name=split, num_bytes=split_stats[split]["bytes"],
-                                     num_examples=split_stats[split]["rows"]))
         size = sum(s["bytes"] for s in split_stats.values())
-        info = DatasetInfo(features=features(), splits=split_dict, download_size=size, dataset_size=size,
-                           config_name=config)
-        infos.append(info._to_yaml_dict())
+        infos.append({
+            "features": yaml_features(),
+            "config_name": config,
+            "splits": [{"name": split, "num_bytes": split_stats[split]["bytes"],
+                        "num_examples": split_stats[split]["rows"]} for split in splits],
+            "download_size": size,
+            "dataset_size": size,
+        })
     return {
         "license": C.DATASET_LICENSE,
         "pretty_name": "HardMo",

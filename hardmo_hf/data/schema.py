@@ -1,10 +1,11 @@
 """The HardMo row: one person in one frame, as typed :class:`datasets.Features`.
 
-Every shard of the dataset has exactly this schema (``FEATURES.arrow_schema``, with the ``huggingface`` schema
-metadata, so plain Parquet readers get the typed features too). :data:`COLUMN_DOCS` gives each column's type,
-unit and frame; the dataset card and ``docs/dataset.md`` print it. In short: images are the original encoded
-bytes (never re-encoded; a frame with two people repeats its bytes in both rows), 2D keypoints are full-image
-px + confidence, ``scale`` is the box side / 200 px, SMPL parameters are axis-angle radians.
+Every shard of the dataset has exactly this schema (:func:`arrow_schema`: ``FEATURES.arrow_schema`` built with
+pyarrow alone, with the ``huggingface`` schema metadata, so plain Parquet readers get the typed features too).
+:data:`COLUMN_DOCS` gives each column's type, unit and frame; the dataset card and ``docs/dataset.md`` print it.
+In short: images are the original encoded bytes (never re-encoded; a frame with two people repeats its bytes in
+both rows), 2D keypoints are full-image px + confidence, ``scale`` is the box side / 200 px, SMPL parameters are
+axis-angle radians.
 
 Arrays are fixed-size Arrow lists of float32 (``List(..., length=n)``), nested once for ``(K, C)`` keypoints:
 no extension types (``Array2D`` costs ~6x more per row to turn into Python) and no variable-length lists,
@@ -13,6 +14,7 @@ which keeps ``load_dataset(..., streaming=True)`` cheap per row (``benchmarks/be
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Mapping, Sequence
 
@@ -39,10 +41,12 @@ __all__ = [
     "NULLABLE_COLUMNS",
     "SCHEMA_VERSION",
     "arrow_schema",
+    "feature_dict",
     "features",
     "image_path",
     "record_to_row",
     "rows_to_record_batch",
+    "yaml_features",
 ]
 
 SCHEMA_VERSION = 1
@@ -72,6 +76,10 @@ _STRING_COLUMNS = ("sample_id", "subset", "category", "category_group", "clip_id
 _INT32_COLUMNS = ("image_width", "image_height")
 _INT64_COLUMNS = ("frame_index", "person_id")
 _BOOL_COLUMNS = ("has_body_pose", "has_betas", "is_foot", "is_hand")
+# dtype of every column that holds one value per row
+_SCALAR_DTYPES = {**dict.fromkeys(_STRING_COLUMNS, "string"), **dict.fromkeys(_INT32_COLUMNS, "int32"),
+                  **dict.fromkeys(_INT64_COLUMNS, "int64"), **dict.fromkeys(_BOOL_COLUMNS, "bool"),
+                  "scale": "float32"}
 
 # Type and meaning of every column (the card and docs print this table).
 COLUMN_DOCS: dict[str, tuple[str, str]] = {
@@ -125,36 +133,43 @@ COLUMNS = (
 )  # fmt: skip
 
 
-def _array_feature(shape: tuple[int, ...]):
-    from datasets import List, Value
+# Arrow type of each leaf feature of :func:`feature_dict` (``datasets`` stores an ``Image`` as this struct).
+_VALUE_ARROW_TYPES = {"string": pa.string(), "int32": pa.int32(), "int64": pa.int64(), "bool": pa.bool_(),
+                      "float32": pa.float32()}
+_IMAGE_ARROW_TYPE = pa.struct({"bytes": pa.binary(), "path": pa.string()})
 
-    feature = Value("float32")
+
+def _array_feature_dict(shape: tuple[int, ...]) -> dict:
+    """The float32 array of ``shape`` as nested fixed-size ``List`` features (``datasets``' dict form)."""
+    feature = {"dtype": "float32", "_type": "Value"}
     for size in reversed(shape):
-        feature = List(feature, length=size)
+        feature = {"feature": feature, "length": size, "_type": "List"}
     return feature
+
+
+def feature_dict() -> dict:
+    """A fresh plain dict of one row's features, exactly as ``datasets.Features.to_dict()`` writes them.
+
+    The one description of the row's types: :func:`features` (``datasets.Features.from_dict``), the Arrow
+    schema (:func:`arrow_schema`, whose ``huggingface`` metadata embeds this dict) and the card's YAML
+    (:func:`yaml_features`) are all made from it, so a build never imports ``datasets`` (~0.7 s).
+    """
+    spec = {}
+    for name in COLUMNS:
+        if name == "image":
+            spec[name] = {"_type": "Image"}
+        elif name in ARRAY_COLUMNS:
+            spec[name] = _array_feature_dict(ARRAY_COLUMNS[name])
+        else:
+            spec[name] = {"dtype": _SCALAR_DTYPES[name], "_type": "Value"}
+    return spec
 
 
 def features():
     """A fresh :class:`datasets.Features` of one row (see the module docstring for units)."""
-    from datasets import Features, Image, Value
+    from datasets import Features
 
-    spec = {}
-    for name in COLUMNS:
-        if name == "image":
-            spec[name] = Image()
-        elif name in _STRING_COLUMNS:
-            spec[name] = Value("string")
-        elif name in _INT32_COLUMNS:
-            spec[name] = Value("int32")
-        elif name in _INT64_COLUMNS:
-            spec[name] = Value("int64")
-        elif name in _BOOL_COLUMNS:
-            spec[name] = Value("bool")
-        elif name == "scale":
-            spec[name] = Value("float32")
-        else:
-            spec[name] = _array_feature(ARRAY_COLUMNS[name])
-    return Features(spec)
+    return Features.from_dict(feature_dict())
 
 
 _FEATURES = None
@@ -170,9 +185,49 @@ def __getattr__(name):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+def _arrow_type(feature: dict) -> pa.DataType:
+    """The Arrow type ``datasets`` gives a feature of :func:`feature_dict` (Image, Value or fixed-size List)."""
+    kind = feature["_type"]
+    if kind == "Image":
+        return _IMAGE_ARROW_TYPE
+    if kind == "Value":
+        return _VALUE_ARROW_TYPES[feature["dtype"]]
+    if kind == "List":
+        return pa.list_(_arrow_type(feature["feature"]), feature["length"])
+    raise ValueError(f"no Arrow type for feature type {kind!r}")
+
+
+@functools.cache
 def arrow_schema() -> pa.Schema:
-    """The shards' Arrow schema, with the ``huggingface`` metadata (``{"info": {"features": ...}}``)."""
-    return __getattr__("FEATURES").arrow_schema
+    """The shards' Arrow schema, with the ``huggingface`` metadata (``{"info": {"features": ...}}``).
+
+    The same schema, metadata bytes included, as ``datasets.Features.arrow_schema`` of :func:`features`, built
+    with pyarrow only. Cached: a ``pa.Schema`` is immutable.
+    """
+    spec = feature_dict()
+    schema = pa.schema([pa.field(name, _arrow_type(feature)) for name, feature in spec.items()])
+    return schema.with_metadata({"huggingface": json.dumps({"info": {"features": spec}})})
+
+
+def _yaml_feature(feature: dict) -> dict:
+    """One feature of :func:`feature_dict` in the card's YAML form: ``{"dtype": ...}`` for an Image or a
+    Value, ``{"list": <item>, "length": n}`` for a fixed-size List, its item shortened to the dtype string
+    when the item is a Value."""
+    kind = feature["_type"]
+    if kind == "Image":
+        return {"dtype": "image"}
+    if kind == "Value":
+        return {"dtype": feature["dtype"]}
+    if kind == "List":
+        item = _yaml_feature(feature["feature"])
+        return {"list": item["dtype"] if list(item) == ["dtype"] else item, "length": feature["length"]}
+    raise ValueError(f"no YAML form for feature type {kind!r}")
+
+
+def yaml_features() -> list[dict]:
+    """The row's features as the dataset card's ``dataset_info.features`` list (what
+    ``datasets.Features._to_yaml_list`` gives for :func:`features`), without importing ``datasets``."""
+    return [{"name": name, **_yaml_feature(feature)} for name, feature in feature_dict().items()]
 
 
 def serialize_arrow_schema() -> bytes:
@@ -285,7 +340,7 @@ def rows_to_record_batch(rows: Sequence[Mapping], schema: pa.Schema | None = Non
     """Rows from :func:`record_to_row` -> one Arrow record batch of ``schema`` (default :func:`arrow_schema`).
 
     Built column by column from numpy (fast). ``schema`` lets build workers pass the schema the plan
-    serialized, so they never import ``datasets``.
+    serialized.
     """
     schema = arrow_schema() if schema is None else schema
     columns = []

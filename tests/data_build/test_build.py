@@ -305,3 +305,44 @@ def test_the_card_documents_the_build(built):
         assert f"`{column}`" in text
     for folder in stats["folders"].values():  # the statistics table has every subset x category x split
         assert f"| {folder['subset']} | {folder['category']} |" in text
+
+
+def test_the_card_dataset_info_is_what_datasets_writes(built):
+    from datasets import DatasetInfo, SplitDict, SplitInfo
+
+    from hardmo_hf.constants import CONFIGS, SPLITS
+    from hardmo_hf.data.card import card_metadata
+    from hardmo_hf.data.schema import features
+
+    out, _ = built
+    manifest = json.loads((out / "manifest.json").read_text())
+    stats = json.loads((out / "stats.json").read_text())
+    expected = []
+    for config in CONFIGS:  # the card's order (stats.json has sorted keys)
+        splits = stats["configs"][config]
+        split_dict = SplitDict()
+        for split in SPLITS:
+            split_dict.add(SplitInfo(name=split, num_bytes=splits[split]["bytes"],
+                                     num_examples=splits[split]["rows"]))
+        size = sum(entry["bytes"] for entry in splits.values())
+        info = DatasetInfo(features=features(), splits=split_dict, download_size=size, dataset_size=size,
+                           config_name=config)
+        expected.append(info._to_yaml_dict())
+    infos = card_metadata(manifest, stats)["dataset_info"]
+    assert json.dumps(infos) == json.dumps(expected)  # same keys in the same order, same values and types
+
+
+@pytest.mark.parametrize(("workers", "unwanted"), [(1, ("datasets",)), (2, ("datasets", "pandas"))])
+def test_a_build_leaves_datasets_and_pandas_unimported(sample_input, tmp_path, workers, unwanted):
+    # importing datasets (and pandas through it) cost every build ~0.7 s of serial time. With workers=1 the tasks
+    # run in this process too; pyarrow imports pandas for its Python -> Arrow conversions, so only forked tasks
+    # (workers=2) leave the main process free of pandas.
+    root, _ = sample_input
+    code = ("import sys; from hardmo_hf.data.build import BuildConfig, build; "
+            "build(BuildConfig(sys.argv[1], sys.argv[2]), workers=int(sys.argv[3]), progress=False); "
+            f"print([name for name in {unwanted!r} if name in sys.modules])")
+    result = subprocess.run([sys.executable, "-c", code, str(root), str(tmp_path / "hardmo"), str(workers)],
+                            env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True, text=True,
+                            timeout=300, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "[]"
