@@ -16,12 +16,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import pyarrow as pa
 
 from ..constants import BBOX_SCALE_UNIT, WHOLEBODY33_FROM_WHOLEBODY133, category_group
+from .arrow_arrays import binary_array, bool_array, fixed_list_array, numeric_array
 from .keypoint_convert import wholebody33_from_label44
 from .record import PersonRecord, Reject
 from .schema import ARRAY_COLUMNS, NULLABLE_COLUMNS
@@ -47,7 +48,7 @@ _ARRAY_BYTES = {name: 4 * int(np.prod(shape)) for name, shape in ARRAY_COLUMNS.i
 _FIXED_ARRAY_BYTES = sum(size for name, size in _ARRAY_BYTES.items() if name not in NULLABLE_COLUMNS)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _group_of(category: str) -> str:
     return category_group(category)
 
@@ -112,8 +113,13 @@ class RecordBlock:
             if not present.all():
                 zeros = np.zeros(shape, np.float32)
                 values = [zeros if v is None else v for v in values]
-            array = np.array(values, dtype=np.float32) if n else np.zeros((0, *shape), np.float32)
-            if array.shape != (n, *shape):
+            try:
+                array = np.array(values, dtype=np.float32) if n else np.zeros((0, *shape), np.float32)
+            except (TypeError, ValueError) as exc:  # a non-numeric value, or rows of different shapes
+                array = None
+                if len(values) == 1:
+                    raise ValueError(f"{name} is not a numeric array: {exc}") from None
+            if array is None or array.shape != (n, *shape):
                 for value in values:
                     if np.shape(value) != shape:
                         raise ValueError(f"{name} has shape {np.shape(value)}, expected {shape}")
@@ -266,32 +272,24 @@ class RecordBlock:
             name = field.name
             if name == "image":
                 arrays.append(pa.StructArray.from_arrays(
-                    [pa.array(c["image_bytes"], pa.binary()), pa.array(self.image_paths(), pa.string())],
+                    [binary_array(c["image_bytes"]), binary_array(self.image_paths(), pa.string())],
                     fields=list(field.type)))
             elif name == "sample_id":
-                arrays.append(pa.array(self.sample_ids(), pa.string()))
+                arrays.append(binary_array(self.sample_ids(), pa.string()))
             elif name == "category_group":
-                arrays.append(pa.array([_group_of(category) for category in c["category"]], pa.string()))
-            elif name == "scale":
-                arrays.append(pa.array(c["scale"].astype(np.float32), pa.float32()))
+                arrays.append(binary_array([_group_of(category) for category in c["category"]], pa.string()))
             elif name in ARRAY_COLUMNS:
                 values = derived[name] if name in derived else c[name]
                 mask = self.valid.get(name)
-                arrays.append(_fixed_list_array(values, ARRAY_COLUMNS[name],
-                                                None if mask is None or mask.all() else ~mask))
-            else:
-                arrays.append(pa.array(c[name], type=field.type))
+                arrays.append(fixed_list_array(values, ARRAY_COLUMNS[name],
+                                               None if mask is None or mask.all() else ~mask))
+            elif pa.types.is_string(field.type):
+                arrays.append(binary_array(c[name], pa.string()))
+            elif pa.types.is_boolean(field.type):
+                arrays.append(bool_array(c[name]))
+            else:  # int32 / int64 / float32 (scale, float64 here: rounded to nearest)
+                arrays.append(numeric_array(c[name], field.type))
         return pa.RecordBatch.from_arrays(arrays, schema=schema)
-
-
-def _fixed_list_array(values: np.ndarray, shape: tuple[int, ...], nulls: np.ndarray | None) -> pa.Array:
-    """``(n, *shape)`` float32 -> nested fixed-size lists; ``nulls`` marks null rows (their values are zeros)."""
-    array: pa.Array = pa.array(np.ascontiguousarray(values, dtype=np.float32).reshape(-1), type=pa.float32())
-    for depth, size in enumerate(reversed(shape)):
-        outer = depth == len(shape) - 1
-        array = pa.FixedSizeListArray.from_arrays(array, size, mask=pa.array(nulls) if outer and nulls is not None
-                                                  else None)
-    return array
 
 
 @dataclass

@@ -47,6 +47,7 @@ from ..constants import (
     DEFAULT_TEST_FRACTION,
     SPLITS,
 )
+from .arrow_arrays import binary_array, numeric_array
 from .block import RecordBlock, RecordChunk, chunks_from_items
 from .record import Reject
 from .report import format_table
@@ -93,7 +94,8 @@ REJECTS_NAME = "rejects.jsonl"
 UNITS_PER_TASK = 128
 PLAN_VERSION = 1
 # Fault injection for the kill-and-resume tests: "<rank>:<records>" kills the whole build (its process
-# group, SIGKILL) once task <rank> has read that many input records.
+# group, SIGKILL) once task <rank> has handled that many input records (checked after each chunk: its rows are
+# with the shard writer, its row groups maybe written, its files not finished).
 KILL_ENV = "HARDMO_BUILD_KILL_AT"
 PROGRESS_INTERVAL = 0.5  # seconds between a task's progress-file updates
 
@@ -482,8 +484,6 @@ def run_task(output_dir, rank: int) -> dict:
 
         for chunk in task_chunks():
             counts["input"] += len(chunk)
-            if kill_after is not None and counts["input"] >= kill_after:
-                os.killpg(os.getpgid(0), signal.SIGKILL)
             pending: list[tuple[int, Reject]] = list(chunk.rejects)
             block, positions = chunk.block, chunk.positions
             if check_complete and len(block):
@@ -496,6 +496,8 @@ def run_task(output_dir, rank: int) -> dict:
             pending.sort(key=lambda item: item[0])
             for _, item in pending:
                 reject(item)
+            if kill_after is not None and counts["input"] >= kill_after:
+                os.killpg(os.getpgid(0), signal.SIGKILL)
         shards = writer.close()
 
     if counts["input"] != counts["accepted"] + counts["rejected"]:
@@ -503,10 +505,10 @@ def run_task(output_dir, rank: int) -> dict:
                               f"rejected {counts['rejected']}")
     os.replace(rejects_tmp, paths["rejects"])
     ids_table = pa.table({
-        "key_hash": pa.array(ids["key_hash"], pa.uint64()),
-        "subset": pa.array(ids["subset"], pa.string()),
-        "sample_id": pa.array(ids["sample_id"], pa.string()),
-        "source": pa.array(ids["source"], pa.string()),
+        "key_hash": numeric_array(np.array(ids["key_hash"], dtype=np.uint64), pa.uint64()),
+        "subset": binary_array(ids["subset"], pa.string()),
+        "sample_id": binary_array(ids["sample_id"], pa.string()),
+        "source": binary_array(ids["source"], pa.string()),
     })
     ids_tmp = paths["ids"].with_name(paths["ids"].name + TMP_SUFFIX)
     pq.write_table(ids_table, ids_tmp, compression="zstd")
@@ -705,6 +707,14 @@ def build(config: BuildConfig, workers: int = 1, overwrite: bool = False, progre
     """
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):  # see WriteShards; forked workers keep the limit
+        return _build(config, workers, overwrite, progress, quiet, start_method)
+
+
+def _build(config: BuildConfig, workers: int, overwrite: bool, progress: bool, quiet: bool,
+           start_method: str) -> dict:
     started = time.perf_counter()
     plan = plan_build(config, overwrite=overwrite)
     shards_executor, final_executor = make_local_executors(plan, workers, quiet=quiet, start_method=start_method)

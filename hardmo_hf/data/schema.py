@@ -3,6 +3,7 @@
 Every shard of the dataset has exactly this schema (:func:`arrow_schema`: ``FEATURES.arrow_schema`` built with
 pyarrow alone, with the ``huggingface`` schema metadata, so plain Parquet readers get the typed features too).
 :data:`COLUMN_DOCS` gives each column's type, unit and frame; the dataset card and ``docs/dataset.md`` print it.
+Rows are written from :class:`hardmo_hf.data.block.RecordBlock` s.
 In short: images are the original encoded bytes (never re-encoded; a frame with two people repeats its bytes in
 both rows), 2D keypoints are full-image px + confidence, ``scale`` is the box side / 200 px, SMPL parameters are
 axis-angle radians.
@@ -16,9 +17,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Iterable, Mapping, Sequence
 
-import numpy as np
 import pyarrow as pa
 
 from ..constants import (
@@ -27,11 +26,8 @@ from ..constants import (
     NUM_LABEL_KEYPOINTS,
     NUM_SMPL_BODY_JOINTS,
     NUM_WHOLEBODY_KEYPOINTS,
-    WHOLEBODY33_FROM_WHOLEBODY133,
     WHOLEBODY33_NAMES,
 )
-from .keypoint_convert import wholebody33_from_label44
-from .record import PersonRecord
 
 __all__ = [
     "ARRAY_COLUMNS",
@@ -43,9 +39,6 @@ __all__ = [
     "arrow_schema",
     "feature_dict",
     "features",
-    "image_path",
-    "record_to_row",
-    "rows_to_record_batch",
     "yaml_features",
 ]
 
@@ -243,129 +236,3 @@ def huggingface_metadata(schema: pa.Schema) -> dict | None:
     """The decoded ``huggingface`` schema metadata of a shard, or None."""
     raw = (schema.metadata or {}).get(b"huggingface")
     return json.loads(raw) if raw else None
-
-
-# ----------------------------------------------------------------------------------------------------
-# Records -> rows -> Arrow
-# ----------------------------------------------------------------------------------------------------
-def image_path(record: PersonRecord) -> str:
-    """``<category>/<clip_id>/<frame:06d>.<ext>``: the frame's image name, stored as the ``Image`` path."""
-    ext = "png" if record.image_format == "png" else "jpg"
-    return f"{record.category}/{record.clip_id}/{record.frame_index:06d}.{ext}"
-
-
-def _check(name: str, value, *, required: bool) -> np.ndarray | None:
-    if value is None:
-        if required:
-            raise ValueError(f"{name} is required")
-        return None
-    array = np.asarray(value, dtype=np.float32)
-    shape = ARRAY_COLUMNS[name]
-    if array.shape != shape:
-        raise ValueError(f"{name} has shape {array.shape}, expected {shape}")
-    return array
-
-
-_WHOLEBODY33_ROWS = np.array(WHOLEBODY33_FROM_WHOLEBODY133)  # (33,) rows of the 133 points
-
-
-def wholebody33(record: PersonRecord) -> np.ndarray:
-    """The 33-point model-facing keypoints ``(33,3)`` px of a record.
-
-    From the 133 COCO-WholeBody points when the source has them, otherwise from the BODY_25 rows of
-    ``keypoints_2d`` and the fingertips (the same points, re-ordered).
-    """
-    if record.wholebody_133 is not None:
-        kp133 = np.asarray(record.wholebody_133, dtype=np.float32)
-        return kp133[_WHOLEBODY33_ROWS]
-    return wholebody33_from_label44(record.keypoints_2d, record.hand_keypoints_2d)
-
-
-def record_to_row(record: PersonRecord) -> dict:
-    """One dataset row (a dict keyed like :data:`FEATURES`) of ``record``; arrays stay numpy float32.
-
-    The row is accepted as is by ``datasets`` (``Dataset.from_list([row], features=FEATURES)``) and by
-    :func:`rows_to_record_batch`. Raises ``ValueError`` naming the field on a wrong shape.
-    """
-    arrays = {
-        "center": _check("center", record.center, required=True),
-        "bbox_xyxy": record.bbox_xyxy.astype(np.float32),
-        "keypoints_2d": _check("keypoints_2d", record.keypoints_2d, required=True),
-        "hand_keypoints_2d": _check("hand_keypoints_2d", record.hand_keypoints_2d, required=True),
-        "wholebody33_keypoints_2d": np.asarray(wholebody33(record), dtype=np.float32),
-        "wholebody133_keypoints_2d": _check("wholebody133_keypoints_2d", record.wholebody_133, required=False),
-        "keypoints_3d": _check("keypoints_3d", record.keypoints_3d, required=False),
-    }
-    for name, value in (("global_orient", record.global_orient), ("body_pose", record.body_pose),
-                        ("betas", record.betas)):
-        arrays[name] = np.zeros(ARRAY_COLUMNS[name], np.float32) if value is None else _check(
-            name, value, required=True)
-    for name, value in (("raw_global_orient", record.raw_global_orient), ("raw_body_pose", record.raw_body_pose),
-                        ("raw_betas", record.raw_betas)):
-        arrays[name] = _check(name, value, required=False)
-    return {
-        "image": {"bytes": record.image_bytes, "path": image_path(record)},
-        "image_width": int(record.image_width),
-        "image_height": int(record.image_height),
-        "sample_id": record.sample_id,
-        "subset": record.subset,
-        "category": record.category,
-        "category_group": record.category_group,
-        "clip_id": record.clip_id,
-        "subject_id": record.subject_id,
-        "frame_index": int(record.frame_index),
-        "person_id": int(record.person_id),
-        "scale": float(record.scale),
-        "has_body_pose": bool(record.has_body_pose and record.global_orient is not None),
-        "has_betas": bool(record.has_betas and record.betas is not None),
-        "is_foot": bool(record.is_foot),
-        "is_hand": bool(record.is_hand),
-        **arrays,
-    }
-
-
-def _fixed_list_array(values: np.ndarray, shape: tuple[int, ...], mask: np.ndarray | None) -> pa.Array:
-    """``(n, *shape)`` float32 -> nested fixed-size lists; ``mask`` marks null rows (their values are zeros)."""
-    n = values.shape[0]
-    array: pa.Array = pa.array(values.reshape(-1), type=pa.float32())
-    for depth, size in enumerate(reversed(shape)):
-        outer = depth == len(shape) - 1
-        array = pa.FixedSizeListArray.from_arrays(array, size, mask=pa.array(mask) if outer and mask is not None
-                                                  else None)
-    assert len(array) == n
-    return array
-
-
-def rows_to_record_batch(rows: Sequence[Mapping], schema: pa.Schema | None = None) -> pa.RecordBatch:
-    """Rows from :func:`record_to_row` -> one Arrow record batch of ``schema`` (default :func:`arrow_schema`).
-
-    Built column by column from numpy (fast). ``schema`` lets build workers pass the schema the plan
-    serialized.
-    """
-    schema = arrow_schema() if schema is None else schema
-    columns = []
-    for field in schema:
-        name = field.name
-        if name == "image":
-            columns.append(pa.StructArray.from_arrays(
-                [pa.array([row["image"]["bytes"] for row in rows], pa.binary()),
-                 pa.array([row["image"]["path"] for row in rows], pa.string())],
-                fields=list(field.type)))
-        elif name in ARRAY_COLUMNS:
-            shape = ARRAY_COLUMNS[name]
-            values = [row[name] for row in rows]
-            mask = np.array([v is None for v in values], dtype=bool)
-            if mask.any():
-                zeros = np.zeros(shape, np.float32)
-                values = [zeros if v is None else v for v in values]
-            # np.array stacks equal-shape arrays in C (np.stack costs ~1 us a row per column in Python)
-            stacked = np.array(values, dtype=np.float32) if values else np.zeros((0, *shape), np.float32)
-            columns.append(_fixed_list_array(stacked, shape, mask if mask.any() else None))
-        else:
-            columns.append(pa.array([row[name] for row in rows], type=field.type))
-    return pa.RecordBatch.from_arrays(columns, schema=schema)
-
-
-def iter_row_dicts(table: pa.Table | pa.RecordBatch) -> Iterable[dict]:
-    """Plain python rows of an Arrow table of this schema (images stay encoded), for validation and tests."""
-    yield from table.to_pylist()

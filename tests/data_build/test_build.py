@@ -83,32 +83,33 @@ def test_forkserver_workers_give_the_same_bytes(built, sample_input, tmp_path):
     assert dataset_files(tmp_path / "hardmo") == dataset_files(out)
 
 
-def _cli_build(root, out, env=None):
+def _cli_build(root, out, env=None, extra=()):
     env = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "hardmo_hf.cli", "build", str(root), "--out", str(out), "--workers", "2",
-         "--no-progress"],
+         "--no-progress", *extra],
         env=env, capture_output=True, text=True, start_new_session=True, timeout=300, check=False,
     )
 
 
-def test_a_killed_build_resumes_to_the_same_bytes(built, sample_input, tmp_path):
-    out, _ = built
+def test_a_killed_build_resumes_to_the_same_bytes(sample_input, tmp_path):
     root, _ = sample_input
-    target = tmp_path / "hardmo"
+    target, reference = tmp_path / "hardmo", tmp_path / "reference"
+    three_tasks = ("--tasks", "3")
+    assert _cli_build(root, reference, extra=three_tasks).returncode == 0
     # SIGKILL the whole build (main process and workers) once task 2 (of 3) has read 3 records: task 2 starts when
     # task 0 or 1 has finished, and has written part of its shards
-    killed = _cli_build(root, target, {KILL_ENV: "2:3"})
+    killed = _cli_build(root, target, {KILL_ENV: "2:3"}, extra=three_tasks)
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     plan = BuildPlan.load(target)
     completions = list((target / ".build/logs/shards/completions").glob("*"))
     assert 0 < len(completions) < plan.num_tasks
     assert not (target / "manifest.json").exists()
-    resumed = _cli_build(root, target)
+    resumed = _cli_build(root, target, extra=three_tasks)
     assert resumed.returncode == 0, resumed.stderr
     assert "input = accepted + rejected" in resumed.stdout
     assert not list(target.rglob("*.tmp"))
-    assert dataset_files(target) == dataset_files(out)
+    assert dataset_files(target) == dataset_files(reference)
 
 
 def test_a_killed_task_leaves_shards_that_the_rerun_replaces(sample_input, tmp_path):
@@ -161,7 +162,7 @@ def test_finalize_fails_loudly_when_records_go_missing(built_copy):
 
 
 def test_finalize_needs_every_task(built_copy):
-    (built_copy / ".build/tasks/00002.json").unlink()
+    (built_copy / ".build/tasks/00000.json").unlink()
     with pytest.raises(RuntimeError, match="did not complete"):
         finalize(built_copy)
 
@@ -169,7 +170,7 @@ def test_finalize_needs_every_task(built_copy):
 def test_task_partition():
     assert task_bounds(10, 3) == [(0, 4), (4, 7), (7, 10)]
     assert task_bounds(2, 2) == [(0, 1), (1, 2)]
-    assert [default_num_tasks(n) for n in (1, 32, 33, 72, 10_000)] == [1, 1, 2, 3, 313]
+    assert [default_num_tasks(n) for n in (1, 128, 129, 300, 10_000)] == [1, 1, 2, 3, 79]
 
 
 # ----------------------------------------------------------------------------------------------------

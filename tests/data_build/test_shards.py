@@ -6,8 +6,9 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from hardmo_hf.data.schema import FEATURES, arrow_schema, record_to_row
-from hardmo_hf.data.shards import ShardOptions, ShardWriter, file_sha256, remove_task_outputs, row_nbytes
+from hardmo_hf.data.block import RecordBlock
+from hardmo_hf.data.schema import FEATURES, arrow_schema
+from hardmo_hf.data.shards import ShardOptions, ShardWriter, file_sha256, remove_task_outputs
 
 from .helpers import make_record
 
@@ -16,9 +17,16 @@ FOLDER = ("normal", "train", "ballet")
 
 @pytest.fixture(scope="module")
 def rows():
+    """40 one-row blocks of the same size."""
     rng = np.random.default_rng(0)
     image = make_record(rng).image_bytes  # one image: every row has the same size
-    return [record_to_row(make_record(rng, frame_index=i, image_bytes=image)) for i in range(40)]
+    block, bad = RecordBlock.from_records([make_record(rng, frame_index=i, image_bytes=image) for i in range(40)])
+    assert not bad
+    return [block.slice(i, i + 1) for i in range(40)]
+
+
+def row_nbytes(row: RecordBlock) -> int:
+    return int(row.row_nbytes()[0])
 
 
 def _write(root, rows, options, folders=(FOLDER,), task=3):
@@ -46,7 +54,7 @@ def test_row_groups_and_files_follow_the_size_targets(tmp_path, rows):
     assert not list(tmp_path.rglob("*.tmp"))
     got = pq.read_table(tmp_path / shards[0].path).to_pylist()
     assert [r["frame_index"] for r in got] == list(range(12))
-    assert got[0]["image"]["bytes"] == rows[0]["image"]["bytes"]
+    assert got[0]["image"]["bytes"] == rows[0].columns["image_bytes"][0]
 
 
 def test_bounded_buffers_flush_the_largest_folder(tmp_path, rows):
@@ -96,16 +104,20 @@ def test_options_are_validated():
     with pytest.raises(ValueError):
         ShardOptions(row_group_bytes=10, buffer_bytes=5)
     with pytest.raises(ValueError), ShardWriter("/nonexistent", 0) as writer:
-        writer.add(("normal", "val", "ballet"), {})
+        writer.add(("normal", "val", "ballet"), RecordBlock.from_records([])[0])
 
 
-def test_rows_are_converted_to_arrow_while_buffering(tmp_path, rows, monkeypatch):
-    from hardmo_hf.data import shards
-
+def test_row_groups_do_not_depend_on_how_rows_come_in_blocks(tmp_path, rows):
+    """A block is buffered row by row: the same rows give the same files in one block, in 40, or in uneven runs."""
     size = row_nbytes(rows[0])
-    monkeypatch.setattr(shards, "CONVERT_BYTES", 3 * size)  # convert every 3 rows
-    options = ShardOptions(row_group_bytes=8 * size, shard_bytes=100 * size, buffer_bytes=100 * size)
-    written = _write(tmp_path, rows, options)
-    handle = pq.ParquetFile(tmp_path / written[0].path)
-    assert [handle.metadata.row_group(i).num_rows for i in range(handle.num_row_groups)] == [8] * 5
-    assert [r["frame_index"] for r in handle.read().to_pylist()] == list(range(40))
+    options = ShardOptions(row_group_bytes=8 * size, shard_bytes=20 * size, buffer_bytes=30 * size)
+    one = RecordBlock.concatenate(rows)
+    runs = [RecordBlock.concatenate(rows[a:b]) for a, b in ((0, 3), (3, 17), (17, 18), (18, 40))]
+    written = [_write(tmp_path / name, blocks, options)
+               for name, blocks in (("rows", rows), ("one", [one]), ("runs", runs))]
+    assert [s.num_rows for s in written[0]] == [24, 16]
+    handle = pq.ParquetFile(tmp_path / "rows" / written[0][0].path)
+    assert [handle.metadata.row_group(i).num_rows for i in range(handle.num_row_groups)] == [8, 8, 8]
+    for other in written[1:]:
+        assert [(s.path, s.sha256) for s in other] == [(s.path, s.sha256) for s in written[0]]
+    assert [r["frame_index"] for r in handle.read().to_pylist()] == list(range(24))

@@ -172,3 +172,38 @@ def test_config_validation():
     with pytest.raises(ValueError):
         FilterConfig(invalid_smpl="drop")
     assert dataclasses.asdict(FilterConfig.authors_code())["confidence_threshold"] == 0.3
+
+
+def test_a_block_is_filtered_as_its_records_one_by_one():
+    """filter_block on many records at once: the same rejects, flags, confidences and counts as one by one."""
+    from hardmo_hf.data.block import RecordBlock
+    from hardmo_hf.data.filters import filter_block
+
+    rng = np.random.default_rng(3)
+    records = []
+    for i in range(60):
+        keypoints = _record().keypoints_2d.copy()
+        keypoints[:, 2] = np.where(rng.random(44) < 0.3, rng.uniform(0, 0.6, 44), keypoints[:, 2])
+        keypoints[rng.random(44) < [0.9 if i % 7 == 0 else 0.0], 2] = 0.0  # some with too few keypoints
+        pose = rng.normal(0, 0.6 if i % 3 == 0 else 0.1, 69).astype(np.float32)
+        records.append(_record(frame_index=i, keypoints_2d=keypoints, body_pose=pose,
+                               betas=rng.normal(0, 1.5, 10).astype(np.float32), has_betas=bool(i % 5),
+                               hand_keypoints_2d=rng.uniform(0, 1, (10, 3)).astype(np.float32)))
+    for config in (FilterConfig.paper(), FilterConfig.authors_code(), FilterConfig(invalid_smpl="reject")):
+        block, _ = RecordBlock.from_records(records)
+        kept, kept_rows, rejects, counts = filter_block(block, config)
+        one_by_one = [filter_record(record, config) for record in records]
+        assert dict(rejects) == {i: r for i, (r, _) in enumerate(one_by_one) if isinstance(r, Reject)}
+        assert kept_rows.tolist() == [i for i, (r, _) in enumerate(one_by_one) if not isinstance(r, Reject)]
+        for row, i in enumerate(kept_rows.tolist()):
+            record = one_by_one[i][0]
+            np.testing.assert_array_equal(kept.columns["keypoints_2d"][row], record.keypoints_2d)
+            np.testing.assert_array_equal(kept.columns["hand_keypoints_2d"][row], record.hand_keypoints_2d)
+            assert (kept.columns["has_body_pose"][row], kept.columns["has_betas"][row]) == \
+                (record.has_body_pose, record.has_betas)
+        expected = {}
+        for _, outcomes in one_by_one:
+            for outcome in outcomes:
+                expected[outcome] = expected.get(outcome, 0) + 1
+        assert dict(counts) == expected
+        assert 0 < len(rejects) < len(records)

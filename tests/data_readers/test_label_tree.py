@@ -350,3 +350,31 @@ def test_write_label_is_read_back_and_validates(tmp_path):
     with pytest.raises(ValueError, match="wrong_shape"):
         write_label(clip / "000001_4.pyd", person_label(betas=np.zeros(11)))
     assert not (clip / "000001_4.pyd").exists()
+
+
+@pytest.mark.parametrize("chunk_items", [7, 256])
+def test_chunks_across_units_give_the_records_of_read_unit(sample_output, sample_items, monkeypatch, chunk_items):
+    """The build's path (chunks spanning units, labels parsed together) yields read_unit's records and rejects,
+    in the same order, whatever the chunk size."""
+    root, _ = sample_output
+    monkeypatch.setattr(label_tree, "CHUNK_ITEMS", chunk_items)
+    units = label_tree.list_units(root)
+    got, finished = [], []
+    for done, chunk in label_tree.read_units_chunks(root, units):
+        finished.append(done)
+        records = chunk.block.to_records(label_tree.FORMAT)
+        items = sorted([*zip(chunk.positions.tolist(), records), *chunk.rejects], key=lambda item: item[0])
+        got.extend(item for _, item in items)
+    expected = [item for unit in units for item in sample_items[unit]]
+    assert finished == sorted(finished) and finished[-1] == len(units)
+    assert len(got) == len(expected)
+    for mine, theirs in zip(got, expected):
+        assert type(mine) is type(theirs)
+        if isinstance(theirs, Reject):
+            assert mine == theirs
+            continue
+        assert (mine.sample_id, mine.subset, mine.source, mine.is_foot, mine.is_hand) == \
+            (theirs.sample_id, theirs.subset, theirs.source, theirs.is_foot, theirs.is_hand)
+        for name in ("keypoints_2d", "hand_keypoints_2d", "wholebody_133", "body_pose", "betas", "raw_body_pose",
+                     "raw_betas"):
+            np.testing.assert_array_equal(getattr(mine, name), getattr(theirs, name), err_msg=name)

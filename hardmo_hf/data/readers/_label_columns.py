@@ -16,7 +16,13 @@ from functools import lru_cache
 
 import numpy as np
 
-from ...constants import NUM_BETAS, NUM_FINGERTIPS, NUM_LABEL_KEYPOINTS, NUM_SMPL_BODY_JOINTS, NUM_WHOLEBODY_KEYPOINTS
+from ...constants import (
+    NUM_BETAS,
+    NUM_FINGERTIPS,
+    NUM_LABEL_KEYPOINTS,
+    NUM_SMPL_BODY_JOINTS,
+    NUM_WHOLEBODY_KEYPOINTS,
+)
 from ..keypoint_convert import fingertips_from_wholebody133
 from ._common import KNOWN_LABEL_KEYS, PersonLabel, RecordError, parse_person_label
 
@@ -147,7 +153,8 @@ class _Stacker:
         return groups
 
     def _take(self, key: str, rows: list[int], dtype) -> np.ndarray:
-        return np.array([self.labels[row][key] for row in rows], dtype=dtype)
+        with np.errstate(over="ignore"):  # float64 beyond float32 becomes inf: not finite, parsed alone
+            return np.array([self.labels[row][key] for row in rows], dtype=dtype)
 
     def array(self, key: str, shape: tuple, shape_of=None) -> np.ndarray:
         """``(m, *shape)`` float32, finite; ``shape_of(spec)`` picks the target shape per group (default ``shape``)."""
