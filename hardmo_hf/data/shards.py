@@ -148,11 +148,18 @@ class ShardInfo:
         return asdict(self)
 
 
+# Buffered rows are turned into Arrow every this many bytes (per folder), so that a row group is held once, as Arrow
+# buffers, and writing it needs no second copy: the peak stays near the buffered bytes whatever the folder sizes.
+CONVERT_BYTES = 8 * MB
+
+
 @dataclass
 class _FolderState:
     folder: Folder
-    blocks: list = field(default_factory=list)  # the rows of the row group being buffered
-    num_rows: int = 0
+    blocks: list = field(default_factory=list)  # rows of the row group not yet converted to Arrow
+    blocks_bytes: int = 0
+    batches: list = field(default_factory=list)  # converted rows of the row group
+    num_rows: int = 0  # rows buffered in all (blocks + batches)
     buffered_bytes: int = 0
     part: int = 0
     writer: pq.ParquetWriter | None = None
@@ -216,10 +223,19 @@ class ShardWriter:
         if start < len(block):
             self._buffer(state, block.slice(start, len(block)))
 
-    @staticmethod
-    def _buffer(state: _FolderState, block: RecordBlock) -> None:
+    def _buffer(self, state: _FolderState, block: RecordBlock) -> None:
         state.blocks.append(block)
         state.num_rows += len(block)
+        state.blocks_bytes += int(block.row_nbytes().sum())
+        if state.blocks_bytes >= CONVERT_BYTES:
+            self._convert(state)
+
+    def _convert(self, state: _FolderState) -> None:
+        """Turn the folder's buffered blocks into one Arrow batch (their images then live in one buffer)."""
+        if state.blocks:
+            state.batches.append(RecordBlock.concatenate(state.blocks).to_record_batch(self._schema))
+            state.blocks = []
+            state.blocks_bytes = 0
 
     def _flush(self, state: _FolderState) -> None:
         if not state.num_rows:
@@ -230,13 +246,14 @@ class ShardWriter:
             state.tmp_path = directory / (shard_name(self.task, state.part) + TMP_SUFFIX)
             state.writer = pq.ParquetWriter(state.tmp_path, self._schema, **self._writer_options)
             state.file_bytes = state.file_rows = state.file_row_groups = 0
-        batch = RecordBlock.concatenate(state.blocks).to_record_batch(self._schema)
-        state.writer.write_batch(batch, row_group_size=state.num_rows)  # one row group
+        self._convert(state)
+        table = pa.Table.from_batches(state.batches, schema=self._schema)
+        state.writer.write_table(table, row_group_size=state.num_rows)  # one row group
         state.file_bytes += state.buffered_bytes
         state.file_rows += state.num_rows
         state.file_row_groups += 1
         self._buffered -= state.buffered_bytes
-        state.blocks = []
+        state.batches = []
         state.num_rows = 0
         state.buffered_bytes = 0
         if state.file_bytes >= self.options.shard_bytes:

@@ -170,7 +170,7 @@ def test_finalize_needs_every_task(built_copy):
 def test_task_partition():
     assert task_bounds(10, 3) == [(0, 4), (4, 7), (7, 10)]
     assert task_bounds(2, 2) == [(0, 1), (1, 2)]
-    assert [default_num_tasks(n) for n in (1, 128, 129, 300, 10_000)] == [1, 1, 2, 3, 79]
+    assert [default_num_tasks(n) for n in (1, 64, 65, 150, 10_000)] == [1, 1, 2, 3, 157]
 
 
 # ----------------------------------------------------------------------------------------------------
