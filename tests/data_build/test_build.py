@@ -347,3 +347,21 @@ def test_a_build_leaves_datasets_and_pandas_unimported(sample_input, tmp_path, w
                             timeout=300, check=False)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[-1] == "[]"
+
+
+def test_workers_release_memory_only_past_the_slack(monkeypatch):
+    """After a task a worker hands memory back only once it holds RELEASE_SLACK_BYTES more than after its last
+    release (each release makes the next task fault its pages in again)."""
+    from hardmo_hf.data import build as build_module
+
+    resident = {"now": 500 * build_module.MB}
+    trims = []
+    monkeypatch.setattr(build_module, "_resident_bytes", lambda: resident["now"])
+    monkeypatch.setattr(build_module, "_rss_after_release", None)
+    monkeypatch.setattr(build_module.gc, "collect", lambda: trims.append(resident["now"]))
+    build_module._release_task_memory()  # the first task always releases
+    slack = build_module.RELEASE_SLACK_BYTES
+    for grown in (slack // 2, slack - 1, slack, slack // 2):
+        resident["now"] = 500 * build_module.MB + grown
+        build_module._release_task_memory()
+    assert trims == [500 * build_module.MB, 500 * build_module.MB + slack]
