@@ -1,4 +1,4 @@
-"""Arrow arrays straight from numpy buffers and Python lists, without ``pyarrow.array``.
+"""Arrow arrays straight from numpy buffers and Python lists, without ``pyarrow.array``, and back.
 
 ``pa.array`` asks whether its argument is a pandas object, which imports pandas the first time (~0.25 s of CPU);
 build workers would each pay that for nothing. These constructors wrap the buffers with
@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-__all__ = ["binary_array", "bool_array", "fixed_list_array", "numeric_array"]
+__all__ = ["binary_array", "bool_array", "fixed_list_array", "numeric_array", "numeric_values"]
 
 _INT32_MAX = 2**31 - 1
 
@@ -50,3 +50,17 @@ def fixed_list_array(values: np.ndarray, shape: tuple[int, ...], nulls: np.ndarr
         array = pa.FixedSizeListArray.from_arrays(array, size, mask=bool_array(nulls) if outer and nulls is not None
                                                   else None)
     return array
+
+
+def numeric_values(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """The values of a primitive Arrow array or chunked array without nulls, as one numpy array (read from the
+    buffers: ``to_numpy`` may import pandas)."""
+    chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+    dtype = column.type.to_pandas_dtype()
+    parts = []
+    for chunk in chunks:
+        if chunk.null_count:
+            raise ValueError("numeric_values reads arrays without nulls")
+        values = np.frombuffer(chunk.buffers()[1], dtype=dtype, count=chunk.offset + len(chunk))
+        parts.append(values[chunk.offset:])
+    return np.concatenate(parts) if parts else np.zeros(0, dtype)

@@ -47,7 +47,7 @@ from ..constants import (
     DEFAULT_TEST_FRACTION,
     SPLITS,
 )
-from .arrow_arrays import binary_array, numeric_array
+from .arrow_arrays import binary_array, numeric_array, numeric_values
 from .block import RecordBlock, RecordChunk, chunks_from_items
 from .record import Reject
 from .report import format_table
@@ -793,18 +793,11 @@ def resolve_cross_task_duplicates(plan: BuildPlan, summaries: list[dict]) -> lis
     their shards (rewritten in place, same name) and reported as ``duplicate_sample_id`` rejects. Idempotent.
     Returns the rejects, and updates the shard entries of ``summaries``.
     """
-    import numpy as np
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    columns = [_read_ids(plan, rank, columns=["key_hash"]).column("key_hash") for rank in range(plan.num_tasks)]
-    # The usual case, no duplicates, is told in Arrow: converting to numpy would import pandas (~0.2 s).
-    all_keys = pa.chunked_array([chunk for column in columns for chunk in column.chunks], pa.uint64())
-    if pc.count_distinct(all_keys).as_py() == len(all_keys):
+    hashes = [numeric_values(_read_ids(plan, rank, columns=["key_hash"]).column("key_hash"))
+              for rank in range(plan.num_tasks)]
+    unique, counts = np.unique(np.concatenate(hashes), return_counts=True)
+    if len(unique) == sum(len(h) for h in hashes):
         return []
-    hashes = [column.to_numpy() for column in columns]
-    all_hashes = np.concatenate(hashes)
-    unique, counts = np.unique(all_hashes, return_counts=True)
     duplicated = set(unique[counts > 1].tolist())
 
     first_source: dict[tuple[str, str], str] = {}

@@ -146,3 +146,13 @@ def test_arrow_arrays_equal_what_pa_array_makes():
     expected = pa.array([None if null else v.tolist() for v, null in zip(values, nulls)],
                         pa.list_(pa.list_(pa.float32(), 2), 3))
     assert fixed_list_array(np.where(nulls[:, None, None], 0, values), (3, 2), nulls).equals(expected)
+
+
+def test_numeric_values_read_arrow_buffers():
+    from hardmo_hf.data.arrow_arrays import numeric_values
+
+    column = pa.chunked_array([pa.array([1, 2, 3], pa.uint64()).slice(1), pa.array([7], pa.uint64())])
+    assert numeric_values(column).tolist() == [2, 3, 7] and numeric_values(column).dtype == np.uint64
+    assert numeric_values(pa.chunked_array([], pa.uint64())).tolist() == []
+    with pytest.raises(ValueError, match="nulls"):
+        numeric_values(pa.array([1, None], pa.int64()))
