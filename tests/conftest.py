@@ -1,4 +1,4 @@
-"""Shared fixtures: paths to the upstream parity fixtures and a synthetic SMPL stand-in."""
+"""Shared fixtures: paths to the upstream parity fixtures, a synthetic SMPL stand-in, the sample pipeline output."""
 
 from __future__ import annotations
 
@@ -35,15 +35,23 @@ def synthetic_smpl_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def sample_dataset(tmp_path_factory) -> Path:
-    """The sample pipeline output built into a HardMo dataset folder (``hardmo-hf build``), once per session."""
-    from hardmo_hf.cli import main as cli
+def sample_pipeline_output(tmp_path_factory):
+    """The default sample pipeline output (seed 0: 12 classes incl. the 7 P2 classes, bad records) and its
+    summary, made once per test session. Read-only: tests write their own files elsewhere."""
     from hardmo_hf.data.sample import make_sample_pipeline_output
 
-    root = tmp_path_factory.mktemp("sample_dataset")
-    make_sample_pipeline_output(root / "pipeline")
-    out = root / "hardmo"
-    if cli(["build", str(root / "pipeline"), "--out", str(out), "--workers", "1", "--no-progress"]) != 0:
+    root = tmp_path_factory.mktemp("sample") / "pipeline_output"
+    return root, make_sample_pipeline_output(root, seed=0)
+
+
+@pytest.fixture(scope="session")
+def sample_dataset(tmp_path_factory, sample_pipeline_output) -> Path:
+    """The sample pipeline output built into a HardMo dataset folder (``hardmo-hf build``), once per session."""
+    from hardmo_hf.cli import main as cli
+
+    pipeline, _ = sample_pipeline_output
+    out = tmp_path_factory.mktemp("sample_dataset") / "hardmo"
+    if cli(["build", str(pipeline), "--out", str(out), "--workers", "1", "--no-progress"]) != 0:
         raise RuntimeError("building the sample dataset failed")
     return out
 

@@ -83,7 +83,6 @@ __all__ = [
 
 BUILD_DIR = ".build"
 PLAN_NAME = "plan.json"
-SCHEMA_NAME = "schema.arrow"  # the shards' Arrow schema, written by the plan, read by every task
 STATS_NAME = "stats.json"
 REJECTS_NAME = "rejects.jsonl"
 # Default partition: one task per UNITS_PER_TASK units, however large the input. A task's memory (its row-group
@@ -313,11 +312,6 @@ def plan_build(config: BuildConfig, overwrite: bool = False) -> BuildPlan:
         if not overwrite:
             raise FileExistsError(f"{out} exists and is not a hardmo-hf build; use a new --out or --overwrite")
         _remove_build_output(out)
-    from .schema import serialize_arrow_schema
-
-    schema_path = out / BUILD_DIR / SCHEMA_NAME
-    schema_path.parent.mkdir(parents=True, exist_ok=True)
-    schema_path.write_bytes(serialize_arrow_schema())
     write_json_atomic(plan_path, plan.to_json())
     return plan
 
@@ -375,7 +369,6 @@ def run_task(output_dir, rank: int) -> dict:
     import pyarrow.parquet as pq
 
     from .filters import FilterConfig, RecordFilter
-    from .schema import deserialize_arrow_schema
     from .shards import ShardWriter
 
     plan = BuildPlan.load(output_dir)
@@ -405,9 +398,8 @@ def run_task(output_dir, rank: int) -> dict:
     shard_options = ShardOptions(**params["shard_options"])
     rejects_tmp = paths["rejects"].with_name(paths["rejects"].name + TMP_SUFFIX)
 
-    schema = deserialize_arrow_schema((plan.build_dir / SCHEMA_NAME).read_bytes())
     with (open(rejects_tmp, "w", encoding="utf-8") as rejects,
-          ShardWriter(out, rank, shard_options, schema=schema) as writer):
+          ShardWriter(out, rank, shard_options) as writer):
 
         def reject(item: Reject) -> None:
             counts["rejected"] += 1

@@ -105,7 +105,7 @@ def _well_inside_limits() -> tuple[np.ndarray, np.ndarray]:
     Rows: each joint's squared angle, each hinge's squared off-axis norm (both sums of squares), then each
     hinge's flexion from below and from above (linear). Limits below 180 degrees keep every raw angle under
     pi, where the canonical rotation vector is the pose itself. One matrix product tests a typical pose;
-    :func:`filter_record` runs the exact rule (and writes its messages) only for the others.
+    :func:`filter_block` runs the exact rule (and writes its messages) only for the others.
     """
     n = 3 * NUM_SMPL_BODY_JOINTS
     rows, bounds = [], []

@@ -223,15 +223,6 @@ def yaml_features() -> list[dict]:
     return [{"name": name, **_yaml_feature(feature)} for name, feature in feature_dict().items()]
 
 
-def serialize_arrow_schema() -> bytes:
-    """:func:`arrow_schema` as Arrow IPC bytes (:func:`deserialize_arrow_schema` reads it with pyarrow only)."""
-    return arrow_schema().serialize().to_pybytes()
-
-
-def deserialize_arrow_schema(data: bytes) -> pa.Schema:
-    return pa.ipc.read_schema(pa.py_buffer(data))
-
-
 def huggingface_metadata(schema: pa.Schema) -> dict | None:
     """The decoded ``huggingface`` schema metadata of a shard, or None."""
     raw = (schema.metadata or {}).get(b"huggingface")

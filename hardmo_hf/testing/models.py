@@ -56,3 +56,30 @@ def make_tiny_model_dir(kind: str, out_dir: str | Path, seed: int = 0) -> Path:
     from ..models.conversion_utils import write_hub_folder
 
     return write_hub_folder(make_tiny_model(kind, seed), out_dir)
+
+
+def make_tiny_detector_dir(out_dir: str | Path, labels: tuple[str, ...] = ("person",), width: int = 8,
+                           num_queries: int = 12, image_size: int = 64, processor: str = "RTDetrImageProcessorPil",
+                           seed: int = 0) -> Path:
+    """Save a tiny random RT-DETR (ResNet backbone without timm; ``labels`` in class order, ``width`` channels in
+    the first stages, twice that after) with its ``processor`` (a transformers class name, square ``image_size``
+    px) in ``out_dir``; return the folder. A stand-in for the demo's and the pipeline's person detector."""
+    import transformers
+
+    config = transformers.RTDetrConfig(
+        backbone_config=transformers.RTDetrResNetConfig(
+            embedding_size=width, hidden_sizes=[width, width, 2 * width, 2 * width], depths=[1, 1, 1, 1],
+            layer_type="basic", out_features=["stage2", "stage3", "stage4"],
+        ),
+        encoder_hidden_dim=2 * width, encoder_in_channels=[width, 2 * width, 2 * width], d_model=2 * width,
+        encoder_ffn_dim=4 * width, decoder_ffn_dim=4 * width, decoder_in_channels=[2 * width] * 3,
+        encoder_layers=1, decoder_layers=1, encoder_attention_heads=2, decoder_attention_heads=2,
+        num_queries=num_queries, num_denoising=0, anchor_image_size=None,
+        id2label=dict(enumerate(labels)), label2id={name: i for i, name in enumerate(labels)},
+    )
+    torch.manual_seed(seed)
+    model = transformers.RTDetrForObjectDetection(config).eval()
+    out_dir = Path(out_dir)
+    model.save_pretrained(out_dir)
+    getattr(transformers, processor)(size={"height": image_size, "width": image_size}).save_pretrained(out_dir)
+    return out_dir

@@ -12,21 +12,11 @@ import pytest
 
 
 @pytest.fixture(scope="session")
-def sample_input(tmp_path_factory):
-    """The sample pipeline output (12 classes incl. the 7 P2 classes, bad records) and its summary."""
-    from hardmo_hf.data.sample import make_sample_pipeline_output
-
-    root = tmp_path_factory.mktemp("pipeline") / "pipeline_output"
-    summary = make_sample_pipeline_output(root, seed=0)
-    return root, summary
-
-
-@pytest.fixture(scope="session")
-def built(tmp_path_factory, sample_input):
+def built(tmp_path_factory, sample_pipeline_output):
     """The sample built with 2 workers into ``<parent>/hardmo``; returns (dataset dir, stats)."""
     from hardmo_hf.data.build import BuildConfig, build
 
-    root, _ = sample_input
+    root, _ = sample_pipeline_output
     out = tmp_path_factory.mktemp("reference") / "hardmo"
     stats = build(BuildConfig(str(root), str(out)), workers=2, progress=False)
     return out, stats

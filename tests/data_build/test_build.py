@@ -40,9 +40,9 @@ def _rejects(root: Path) -> list[dict]:
     return [json.loads(line) for line in (root / "rejects.jsonl").read_text().splitlines()]
 
 
-def test_every_input_record_is_a_row_or_a_reject(built, sample_input):
+def test_every_input_record_is_a_row_or_a_reject(built, sample_pipeline_output):
     out, stats = built
-    _, summary = sample_input
+    _, summary = sample_pipeline_output
     counts = stats["counts"]
     assert counts["input"] == summary.input_records
     assert counts["input"] == counts["accepted"] + counts["rejected"]
@@ -66,9 +66,9 @@ def test_every_input_record_is_a_row_or_a_reject(built, sample_input):
     assert stats["filter_outcomes"]["betas_out_of_range"] == summary.expected_filter["betas_out_of_range"]
 
 
-def test_two_builds_give_the_same_bytes_whatever_the_workers(built, sample_input, tmp_path):
+def test_two_builds_give_the_same_bytes_whatever_the_workers(built, sample_pipeline_output, tmp_path):
     out, _ = built
-    root, _ = sample_input
+    root, _ = sample_pipeline_output
     build(BuildConfig(str(root), str(tmp_path / "hardmo")), workers=1, progress=False)
     first, second = dataset_files(out), dataset_files(tmp_path / "hardmo")
     assert sorted(first) == sorted(second)
@@ -76,9 +76,9 @@ def test_two_builds_give_the_same_bytes_whatever_the_workers(built, sample_input
     assert "README.md" in first and "preview.png" in first and any(p.endswith(".parquet") for p in first)
 
 
-def test_forkserver_workers_give_the_same_bytes(built, sample_input, tmp_path):
+def test_forkserver_workers_give_the_same_bytes(built, sample_pipeline_output, tmp_path):
     out, _ = built
-    root, _ = sample_input
+    root, _ = sample_pipeline_output
     build(BuildConfig(str(root), str(tmp_path / "hardmo")), workers=2, progress=False, start_method="forkserver")
     assert dataset_files(tmp_path / "hardmo") == dataset_files(out)
 
@@ -92,8 +92,8 @@ def _cli_build(root, out, env=None, extra=()):
     )
 
 
-def test_a_killed_build_resumes_to_the_same_bytes(sample_input, tmp_path):
-    root, _ = sample_input
+def test_a_killed_build_resumes_to_the_same_bytes(sample_pipeline_output, tmp_path):
+    root, _ = sample_pipeline_output
     target, reference = tmp_path / "hardmo", tmp_path / "reference"
     three_tasks = ("--tasks", "3")
     assert _cli_build(root, reference, extra=three_tasks).returncode == 0
@@ -112,8 +112,8 @@ def test_a_killed_build_resumes_to_the_same_bytes(sample_input, tmp_path):
     assert dataset_files(target) == dataset_files(reference)
 
 
-def test_a_killed_task_leaves_shards_that_the_rerun_replaces(sample_input, tmp_path):
-    root, _ = sample_input
+def test_a_killed_task_leaves_shards_that_the_rerun_replaces(sample_pipeline_output, tmp_path):
+    root, _ = sample_pipeline_output
     target = tmp_path / "hardmo"
     config = BuildConfig(str(root), str(target), tasks=2, row_group_mb=1e-5, shard_mb=1e-5)
     killed = subprocess.run(
@@ -132,16 +132,16 @@ def test_a_killed_task_leaves_shards_that_the_rerun_replaces(sample_input, tmp_p
     assert dataset_files(target) == dataset_files(reference)
 
 
-def test_resuming_with_other_parameters_is_refused(built, sample_input):
+def test_resuming_with_other_parameters_is_refused(built, sample_pipeline_output):
     out, _ = built
-    root, _ = sample_input
+    root, _ = sample_pipeline_output
     assert plan_build(BuildConfig(str(root), str(out))).params == BuildPlan.load(out).params
     with pytest.raises(ValueError, match="seed"):
         plan_build(BuildConfig(str(root), str(out), seed=1))
 
 
-def test_output_over_a_foreign_folder_is_refused(sample_input, tmp_path):
-    root, _ = sample_input
+def test_output_over_a_foreign_folder_is_refused(sample_pipeline_output, tmp_path):
+    root, _ = sample_pipeline_output
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "notes.txt").write_text("keep me")
     with pytest.raises(FileExistsError, match="not a hardmo-hf build"):
@@ -238,13 +238,13 @@ def test_a_reader_failure_stops_the_build_with_the_unit(tmp_path, monkeypatch):
     assert not (tmp_path / "hardmo" / "manifest.json").exists()
 
 
-def test_webdataset_tars_with_a_repeated_shard(sample_input, tmp_path):
+def test_webdataset_tars_with_a_repeated_shard(sample_pipeline_output, tmp_path):
     """4D-Humans tars (the authors' distribution format): a shard present twice is rejected key by key."""
     from hardmo_hf.data.readers import label_tree
     from hardmo_hf.data.validate import validate
     from hardmo_hf.data.writers import frame_key, write_webdataset
 
-    root, _ = sample_input
+    root, _ = sample_pipeline_output
     records = [r for unit in label_tree.list_units(root, subsets="normal")
                for r in label_tree.read_unit(root, unit, subsets="normal") if not isinstance(r, Reject)]
     tars = write_webdataset(records, tmp_path / "tars", frames_per_shard=20)
@@ -334,11 +334,11 @@ def test_the_card_dataset_info_is_what_datasets_writes(built):
 
 
 @pytest.mark.parametrize(("workers", "unwanted"), [(1, ("datasets",)), (2, ("datasets", "pandas"))])
-def test_a_build_leaves_datasets_and_pandas_unimported(sample_input, tmp_path, workers, unwanted):
+def test_a_build_leaves_datasets_and_pandas_unimported(sample_pipeline_output, tmp_path, workers, unwanted):
     # importing datasets (and pandas through it) cost every build ~0.7 s of serial time. With workers=1 the tasks
     # run in this process too; pyarrow imports pandas for its Python -> Arrow conversions, so only forked tasks
     # (workers=2) leave the main process free of pandas.
-    root, _ = sample_input
+    root, _ = sample_pipeline_output
     code = ("import sys; from hardmo_hf.data.build import BuildConfig, build; "
             "build(BuildConfig(sys.argv[1], sys.argv[2]), workers=int(sys.argv[3]), progress=False); "
             f"print([name for name in {unwanted!r} if name in sys.modules])")

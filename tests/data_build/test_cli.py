@@ -21,8 +21,8 @@ def _run(args, cwd):
                           check=False)
 
 
-def test_build_validate_stream(sample_input, tmp_path):
-    root, summary = sample_input
+def test_build_validate_stream(sample_pipeline_output, tmp_path):
+    root, summary = sample_pipeline_output
     built = _run(["-m", "hardmo_hf.cli", "build", str(root), "--out", "hardmo", "--workers", "2",
                   "--confidence-threshold", "0.3", "--seed", "1", "--test-fraction", "0.3", "--row-group-mb", "0.25",
                   "--shard-mb", "0.5"], cwd=tmp_path)
@@ -58,7 +58,7 @@ def test_build_argument_errors(tmp_path, capsys):
     assert "test fraction" in capsys.readouterr().err
 
 
-def test_reader_options_must_fit_the_format(sample_input, tmp_path, capsys):
-    root, _ = sample_input
+def test_reader_options_must_fit_the_format(sample_pipeline_output, tmp_path, capsys):
+    root, _ = sample_pipeline_output
     assert main(["build", str(root), "--out", str(tmp_path / "o"), "--image-root", str(tmp_path)]) == 2
     assert "image_root do not apply to label_tree input" in capsys.readouterr().err

@@ -30,7 +30,7 @@ def test_the_pyarrow_schema_is_the_one_datasets_writes():
     # arrow_schema() and yaml_features() are made without datasets, from the same dict as features()
     reference = schema.features().arrow_schema
     assert schema.arrow_schema().equals(reference, check_metadata=True)
-    assert schema.serialize_arrow_schema() == reference.serialize().to_pybytes()  # metadata bytes included
+    assert schema.arrow_schema().serialize().to_pybytes() == reference.serialize().to_pybytes()  # metadata bytes included
     assert Features.from_arrow_schema(schema.arrow_schema()) == schema.features()
     assert schema.features().to_dict() == schema.feature_dict()
     assert schema.yaml_features() == schema.features()._to_yaml_list()

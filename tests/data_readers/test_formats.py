@@ -46,8 +46,8 @@ def test_wholebody33_from_either_source():
     assert np.array_equal(via_label, direct)
 
 
-def test_detect_format(tmp_path, sample_output, sample_records):
-    root, _ = sample_output
+def test_detect_format(tmp_path, sample_pipeline_output, sample_records):
+    root, _ = sample_pipeline_output
     assert detect_format(root) == "label_tree"
     assert detect_format(root / "normal") == "label_tree"  # a bare authors' tree
     shards = write_webdataset(sample_records[:5], tmp_path / "wds")

@@ -20,8 +20,8 @@ from .helpers import image_bytes, person_label, split, write_frame, write_pickle
 # ----------------------------------------------------------------------------------------------------
 # The sample pipeline output
 # ----------------------------------------------------------------------------------------------------
-def test_sample_accounting_matches_the_generator(sample_output, sample_items):
-    _, summary = sample_output
+def test_sample_accounting_matches_the_generator(sample_pipeline_output, sample_items):
+    _, summary = sample_pipeline_output
     items = [item for unit_items in sample_items.values() for item in unit_items]
     records, rejects = split(items)
     assert Counter(r.subset for r in records) == Counter(summary.expected_records)
@@ -32,8 +32,8 @@ def test_sample_accounting_matches_the_generator(sample_output, sample_items):
         assert reject.detail, reject
 
 
-def test_units_are_sorted_stable_and_cover_every_clip(sample_output):
-    root, summary = sample_output
+def test_units_are_sorted_stable_and_cover_every_clip(sample_pipeline_output):
+    root, summary = sample_pipeline_output
     units = label_tree.list_units(root)
     assert units == sorted(units) == label_tree.list_units(root)
     normal = [u for u in units if u.startswith("normal/")]
@@ -42,8 +42,8 @@ def test_units_are_sorted_stable_and_cover_every_clip(sample_output):
     assert label_tree.list_units(root, subsets=["foot"]) == [u for u in units if u.startswith("foot/")]
 
 
-def test_records_are_complete_and_typed(sample_output, sample_items):
-    root, _ = sample_output
+def test_records_are_complete_and_typed(sample_pipeline_output, sample_items):
+    root, _ = sample_pipeline_output
     subjects = json.loads((root / "subjects.json").read_text())
     for unit, items in sample_items.items():
         subset = unit.split("/")[0]
@@ -86,8 +86,8 @@ def test_optimized_records_carry_the_raw_label(sample_items):
         assert getattr(raw, f"is_{record.subset}")
 
 
-def test_reading_is_deterministic(sample_output):
-    root, _ = sample_output
+def test_reading_is_deterministic(sample_pipeline_output):
+    root, _ = sample_pipeline_output
     unit = label_tree.list_units(root)[0]
     first = [r.sample_id if isinstance(r, PersonRecord) else r.source for r in label_tree.read_unit(root, unit)]
     second = [r.sample_id if isinstance(r, PersonRecord) else r.source for r in label_tree.read_unit(root, unit)]
@@ -353,10 +353,10 @@ def test_write_label_is_read_back_and_validates(tmp_path):
 
 
 @pytest.mark.parametrize("chunk_items", [7, 256])
-def test_chunks_across_units_give_the_records_of_read_unit(sample_output, sample_items, monkeypatch, chunk_items):
+def test_chunks_across_units_give_the_records_of_read_unit(sample_pipeline_output, sample_items, monkeypatch, chunk_items):
     """The build's path (chunks spanning units, labels parsed together) yields read_unit's records and rejects,
     in the same order, whatever the chunk size."""
-    root, _ = sample_output
+    root, _ = sample_pipeline_output
     monkeypatch.setattr(label_tree, "CHUNK_ITEMS", chunk_items)
     units = label_tree.list_units(root)
     got, finished = [], []

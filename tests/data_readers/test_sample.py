@@ -27,8 +27,8 @@ def _digest(root: Path) -> dict[str, str]:
             for p in sorted(root.rglob("*")) if p.is_file()}
 
 
-def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path, sample_output):
-    root, summary = sample_output
+def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path, sample_pipeline_output):
+    root, summary = sample_pipeline_output
     again = make_sample_pipeline_output(tmp_path / "again", seed=0)
     assert _digest(root) == _digest(tmp_path / "again")
     assert again.to_json() | {"root": ""} == summary.to_json() | {"root": ""}
@@ -37,8 +37,8 @@ def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path, sample_output):
     assert other.num_clips == len(other.classes)
 
 
-def test_layout_and_summary(sample_output, sample_items):
-    root, summary = sample_output
+def test_layout_and_summary(sample_pipeline_output, sample_items):
+    root, summary = sample_pipeline_output
     assert detect_format(root) == "label_tree"
     assert sorted(p.name for p in root.iterdir()) == ["foot", "hand", "normal", "subjects.json"]
     assert set(P2_CLASSES) <= {p.name for p in (root / "normal").iterdir()}
@@ -87,8 +87,8 @@ def test_drawn_figures_pass_through_the_keypoints(sample_records):
     assert total > 100 and hits / total > 0.9
 
 
-def test_labels_carry_the_authors_quirks(sample_output):
-    root, _ = sample_output
+def test_labels_carry_the_authors_quirks(sample_pipeline_output):
+    root, _ = sample_pipeline_output
     shapes = defaultdict(set)
     for path in sorted((root / "normal").rglob("*.pyd"))[:80]:
         try:

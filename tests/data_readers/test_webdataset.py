@@ -37,8 +37,8 @@ def _people(*labels):
     return pickle.dumps(list(labels))
 
 
-def test_round_trip_of_the_sample(tmp_path, sample_records, sample_output):
-    root, _ = sample_output
+def test_round_trip_of_the_sample(tmp_path, sample_records, sample_pipeline_output):
+    root, _ = sample_pipeline_output
     shards = write_webdataset(sample_records, tmp_path / "wds", frames_per_shard=10)
     assert len(shards) > 2
     units = webdataset.list_units(tmp_path / "wds")

@@ -34,40 +34,10 @@ def tiny_model_dirs(tmp_path_factory) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def tiny_detector_dir(tmp_path_factory) -> str:
     """A tiny randomly initialized RT-DETR (person = class 0) with its image processor, saved to a folder."""
-    import torch
-    from transformers import RTDetrConfig, RTDetrForObjectDetection, RTDetrImageProcessor
+    from hardmo_hf.testing.models import make_tiny_detector_dir
 
-    config = RTDetrConfig(
-        backbone_config={
-            "model_type": "rt_detr_resnet",
-            "embedding_size": 16,
-            "hidden_sizes": [16, 16, 32, 32],
-            "depths": [1, 1, 1, 1],
-            "layer_type": "basic",
-            "out_features": ["stage2", "stage3", "stage4"],
-        },
-        encoder_hidden_dim=32,
-        encoder_in_channels=[16, 32, 32],
-        encoder_ffn_dim=64,
-        d_model=32,
-        decoder_in_channels=[32, 32, 32],
-        decoder_ffn_dim=64,
-        decoder_layers=1,
-        encoder_layers=1,
-        num_queries=20,
-        num_denoising=0,
-        anchor_image_size=None,
-        encoder_attention_heads=2,
-        decoder_attention_heads=2,
-        id2label={0: "person", 1: "bicycle"},
-        label2id={"person": 0, "bicycle": 1},
-    )
-    torch.manual_seed(0)
-    model = RTDetrForObjectDetection(config).eval()
-    folder = tmp_path_factory.mktemp("tiny_detector")
-    model.save_pretrained(folder)
-    RTDetrImageProcessor(size={"height": 128, "width": 128}).save_pretrained(folder)
-    return str(folder)
+    return str(make_tiny_detector_dir(tmp_path_factory.mktemp("tiny_detector"), labels=("person", "bicycle"),
+                                      width=16, num_queries=20, image_size=128, processor="RTDetrImageProcessor"))
 
 
 def launch_demo(engine, tmp_path: Path):

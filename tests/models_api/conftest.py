@@ -47,47 +47,9 @@ def tiny_dirs(tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_detector_dir(tmp_path_factory):
     """A randomly initialised RT-DETR (ResNet backbone without timm) with COCO-like labels, saved locally."""
-    import torch
-    from transformers import (
-        RTDetrConfig,
-        RTDetrForObjectDetection,
-        RTDetrImageProcessorPil,
-        RTDetrResNetConfig,
-    )
+    from hardmo_hf.testing.models import make_tiny_detector_dir
 
-    labels = ["person", "bicycle", "car", "dog"]
-    backbone = RTDetrResNetConfig(
-        embedding_size=8,
-        hidden_sizes=[8, 8, 16, 16],
-        depths=[1, 1, 1, 1],
-        layer_type="basic",
-        out_features=["stage2", "stage3", "stage4"],
-    )
-    config = RTDetrConfig(
-        backbone_config=backbone,
-        use_timm_backbone=False,
-        use_pretrained_backbone=False,
-        encoder_hidden_dim=16,
-        encoder_in_channels=[8, 16, 16],
-        d_model=16,
-        encoder_ffn_dim=32,
-        decoder_ffn_dim=32,
-        encoder_layers=1,
-        decoder_layers=1,
-        num_queries=12,
-        decoder_attention_heads=2,
-        encoder_attention_heads=2,
-        decoder_in_channels=[16, 16, 16],
-        num_denoising=0,
-        id2label=dict(enumerate(labels)),
-        label2id={name: i for i, name in enumerate(labels)},
-    )
-    torch.manual_seed(0)
-    model = RTDetrForObjectDetection(config).eval()
-    folder = tmp_path_factory.mktemp("rtdetr")
-    model.save_pretrained(folder)
-    RTDetrImageProcessorPil(size={"height": 64, "width": 64}).save_pretrained(folder)
-    return folder
+    return make_tiny_detector_dir(tmp_path_factory.mktemp("rtdetr"), labels=("person", "bicycle", "car", "dog"))
 
 
 @pytest.fixture(scope="session")
