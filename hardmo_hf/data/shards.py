@@ -12,7 +12,8 @@ buffer is written as a (smaller) row group. Nothing depends on the clock or on t
 rows in the same order give the same bytes.
 
 Parquet settings (:func:`parquet_writer_options`): images are stored uncompressed (JPEG/PNG do not compress
-further and this keeps reading a ``memcpy``), the other columns with zstd; dictionary encoding only for the
+further and this keeps reading a ``memcpy``), the other columns with snappy (zstd saves ~10 % of their few
+bytes, under 1 % of a shard, for ~3 % more build time); dictionary encoding only for the
 repetitive strings; statistics only for scalar columns; the Arrow schema and the ``huggingface`` metadata are
 stored so plain Parquet readers get the typed features.
 """
@@ -65,7 +66,7 @@ class ShardOptions:
     row_group_bytes: int = 100 * MB
     shard_bytes: int = 512 * MB
     buffer_bytes: int = 1024 * MB
-    compression: str = "zstd"
+    compression: str = "snappy"
 
     def __post_init__(self):
         if self.row_group_bytes <= 0 or self.shard_bytes <= 0:
@@ -96,7 +97,7 @@ def _leaf_paths(schema: pa.Schema) -> list[str]:
     return [path for field in schema for path in walk(field.name, field.type)]
 
 
-def parquet_writer_options(schema: pa.Schema, compression: str = "zstd") -> dict:
+def parquet_writer_options(schema: pa.Schema, compression: str = "snappy") -> dict:
     """Keyword arguments of :class:`pyarrow.parquet.ParquetWriter` for shards of ``schema`` (deterministic)."""
     leaves = _leaf_paths(schema)
     return {
