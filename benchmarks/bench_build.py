@@ -8,6 +8,12 @@
    (ext4 with ``discard`` after many deletions), so ``--scratch /dev/shm`` (tmpfs) gives the steadier
    comparison. A third line copies the build's own output (``cp -r`` of the dataset: one row per person repeats
    a frame's bytes, and Foot / Hand rows carry their own copy, so the output is ~2.4x the input's bytes).
+   A fourth line is a lower bound of any build (``build_floor.py``): the work the output format requires, with
+   nothing else, in ``--workers`` processes (read every input file once, unpickle every label with the
+   restricted unpickler, write the build's own tables, already in memory, to Parquet, sha256 each file), plus
+   the start of an interpreter that imports what a datatrove build needs (pyarrow, datatrove's executor, the
+   build module). What a real build spends above it is parsing, checking, filtering, Arrow conversion, the
+   plan and the card.
 2. Memory: peak memory of the whole build (main process and its forked pool workers: the sum of their PSS,
    sampled every 20 ms) on a 1x and a 4x input (goal: within 10 %).
 
@@ -118,13 +124,31 @@ def build_command(source: Path, out: Path, workers: int) -> list[str]:
             str(workers), "--no-progress"]
 
 
+STARTUP_COMMAND = [sys.executable, "-c", "import pyarrow.parquet, datatrove.executor, hardmo_hf.data.build"]
+
+
+def floor_seconds(source: Path, built: Path, workers: int, scratch: Path) -> tuple[float, float]:
+    """``(start-up, required work)`` wall seconds of a lower bound of the build (see the module docstring)."""
+    startup, _ = _timed(STARTUP_COMMAND, env=_env())
+    scratch.mkdir(parents=True, exist_ok=True)
+    _sync()
+    result = subprocess.run([sys.executable, str(REPO / "benchmarks" / "build_floor.py"), str(source), str(built),
+                             str(workers), str(scratch)], env=_env(), capture_output=True, text=True, check=False)
+    shutil.rmtree(scratch)
+    if result.returncode != 0:
+        raise RuntimeError(f"build_floor.py failed:\n{result.stderr[-3000:]}")
+    work = float(result.stdout.split("floor_seconds")[-1])
+    return startup, work
+
+
 def bench_time(source: Path, scratch: Path, workers: int, repeats: int) -> dict:
     """Wall and CPU seconds of ``cp -r`` of the input, of the build, and of ``cp -r`` of the build's output,
-    alternating, ``repeats`` times each.
+    and the build's lower bound (:func:`floor_seconds`), alternating, ``repeats`` times each.
 
     The input is read once before, so that neither command pays for a cold page cache the other warmed.
     """
-    times = {name: [] for name in ("cp", "build", "cp_output", "cp_cpu", "build_cpu", "cp_output_cpu")}
+    times = {name: [] for name in ("cp", "build", "cp_output", "cp_cpu", "build_cpu", "cp_output_cpu",
+                                   "floor_startup", "floor_work", "floor")}
     scratch.mkdir(parents=True, exist_ok=True)
     subprocess.run(["tar", "cf", "/dev/null", "-C", str(source.parent), source.name], check=True)
     for repeat in range(repeats):
@@ -144,6 +168,10 @@ def bench_time(source: Path, scratch: Path, workers: int, repeats: int) -> dict:
             times[f"{name}_cpu"].append(cpu)
             if name != "build":
                 shutil.rmtree(target)
+        startup, work = floor_seconds(source, built, workers, scratch / f"floor-{repeat}")
+        times["floor_startup"].append(startup)
+        times["floor_work"].append(work)
+        times["floor"].append(startup + work)
         shutil.rmtree(built)
     return times
 
@@ -234,6 +262,12 @@ def main(argv=None) -> int:
                   "of the fastest runs (the least disturbed)   (goal <= 2.0x)")
             print(f"  (build / cp -r of its own output: {built / statistics.median(times['cp_output']):.2f}x of the "
                   "medians)")
+            floor = statistics.median(times["floor"])
+            print(f"  floor          : {', '.join(f'{t:.2f}' for t in times['floor'])} s wall (median {floor:.2f} s: "
+                  f"start-up {statistics.median(times['floor_startup']):.2f} s + required work "
+                  f"{statistics.median(times['floor_work']):.2f} s)")
+            print(f"  RATIO floor / cp -r = {floor / cp:.2f}x of the medians (no build can do better); "
+                  f"build / floor = {built / floor:.2f}x")
     if not args.skip_memory:
         one = make_input(args.work / "memory_1x", 70, 6, size(args.memory_size))
         four = make_input(args.work / "memory_4x", 280, 6, size(args.memory_size))
