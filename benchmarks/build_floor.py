@@ -18,7 +18,6 @@ manifest and preview. A real build can only be slower.
 
 from __future__ import annotations
 
-import hashlib
 import multiprocessing
 import os
 import sys

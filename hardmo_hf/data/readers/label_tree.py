@@ -290,7 +290,8 @@ def read_units_chunks(root, units: list[str], **options) -> Iterator[tuple[int, 
         yield done, chunk
 
 
-def _open_unit(layout: LabelTreeLayout, unit: str, opts: _Options) -> _ClipReader:
+def _open_unit(layout: LabelTreeLayout, unit: str, opts: _Options, subjects: dict[str, str] | None) -> _ClipReader:
+    """The reader of ``unit``; ``subjects`` is the layout's subject map, loaded once per read (not per unit)."""
     try:
         subset, category, clip_id = unit.split("/")
     except ValueError:
@@ -302,7 +303,7 @@ def _open_unit(layout: LabelTreeLayout, unit: str, opts: _Options) -> _ClipReade
     if not os.path.isdir(os.path.join(tree, category, clip_id)):
         raise FileNotFoundError(f"{tree / category / clip_id} does not exist (unit {unit!r})")
     try:
-        subject: str | RecordError = subject_for(category, clip_id, cached_subject_map(layout.subject_map))
+        subject: str | RecordError = subject_for(category, clip_id, subjects)
     except RecordError as exc:  # every record of the clip is rejected with it
         subject = exc
     return _ClipReader(layout, subset, category, clip_id, subject, opts)
@@ -312,10 +313,11 @@ def _read_batches(root, units: list[str], options: dict) -> Iterator[tuple[int, 
     """``(units finished, chunk, the extra dict of each row)`` for runs of about ``CHUNK_ITEMS`` records."""
     opts = _options(options)
     layout = resolve_layout(root, opts.foot_root, opts.hand_root, opts.subject_map)
+    subjects = cached_subject_map(layout.subject_map)
     batch: list[tuple[_ClipReader, list]] = []  # (unit, a run of its items)
     size = 0
     for done, unit in enumerate(units, start=1):
-        clip = _open_unit(layout, unit, opts)
+        clip = _open_unit(layout, unit, opts, subjects)
         for start in range(0, len(clip.items), CHUNK_ITEMS):
             part = clip.items[start:start + CHUNK_ITEMS]
             batch.append((clip, part))
