@@ -272,7 +272,7 @@ def main(argv=None) -> int:
         one = make_input(args.work / "memory_1x", 70, 6, size(args.memory_size))
         four = make_input(args.work / "memory_4x", 280, 6, size(args.memory_size))
         (args.work / "scratch").mkdir(parents=True, exist_ok=True)
-        # A task covers a fixed number of units (build.UNITS_PER_TASK): a 4x input makes 4x the tasks, each holding
+        # A task covers a fixed number of units (constants.UNITS_PER_TASK): a 4x input makes 4x the tasks, each holding
         # the same row-group buffers and id lists, so the peak should not follow the input.
         # Which pages the forked workers copy varies from run to run (+-10 MiB): each size is built `--repeats`
         # times, alternating, and its peak is the largest.

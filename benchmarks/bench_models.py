@@ -306,7 +306,8 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--compile", action="store_true", help="also time prepare_for_inference(..., compile=True)")
     parser.add_argument("--clock", choices=sorted(CLOCKS), default="wall",
-                        help="time forwards by wall clock or by process CPU time (use cpu with --threads 1 on a busy machine)")
+                        help="time forwards by wall clock or by the main thread's CPU time (use cpu with "
+                             "--threads 1 on a busy machine)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = parser.parse_args(argv)

@@ -51,18 +51,18 @@ READERS = ("datasets", "iter_samples", "tars", "pil")
 
 def one_person_per_frame(source: Path, target: Path) -> None:
     """Copy a label tree keeping only the labels of the lowest person id of every frame."""
-    import re
+    from hardmo_hf.data.readers.label_tree import LABEL_NAME
 
-    label = re.compile(r"^(\d+)_(\d+)\.pyd$")
     for directory, _, names in os.walk(source):
         rel = Path(directory).relative_to(source)
         first: dict[str, int] = {}
-        for match in filter(None, map(label.match, names)):
-            first[match[1]] = min(first.get(match[1], int(match[2])), int(match[2]))
+        for match in filter(None, map(LABEL_NAME.match, names)):
+            frame, person = match["frame"], int(match["person"])
+            first[frame] = min(first.get(frame, person), person)
         (target / rel).mkdir(parents=True, exist_ok=True)
         for name in names:
-            match = label.match(name)
-            if match is None or int(match[2]) == first[match[1]]:
+            match = LABEL_NAME.match(name)
+            if match is None or int(match["person"]) == first[match["frame"]]:
                 shutil.copy2(Path(directory, name), target / rel / name)
 
 
@@ -113,10 +113,10 @@ def prepare(work: Path, size: tuple[int, int], clips_per_class: int, frames_per_
 
 
 def paired_blocks(dataset: Path, tars, blobs, block: int = 100) -> dict[str, dict[str, list[float]]]:
-    """Wall and CPU seconds per sample of the three readers, measured block by block in lockstep.
+    """Wall and CPU seconds per sample of the :data:`READERS`, measured block by block in lockstep.
 
-    The machine's load changes by the second, so the three readers take turns on blocks of ``block`` samples
-    (datasets stream, tar reader, PIL loop over the bytes of the same rows) and each block is compared with its
+    The machine's load changes by the second, so the readers take turns on blocks of ``block`` samples
+    (datasets stream, ``iter_samples``, tar reader, PIL loop over the bytes of the same rows) and each block is compared with its
     neighbours. CPU time (``time.process_time``: this process, all its threads) is what a reader costs on a
     machine of its own; wall time is what it took here. The first sample of each stream (setup) is not timed.
     """
@@ -139,13 +139,9 @@ def paired_blocks(dataset: Path, tars, blobs, block: int = 100) -> dict[str, dic
         times["wall"][name].append((time.perf_counter() - wall) / block)
         times["cpu"][name].append((time.process_time() - cpu) / block)
 
-    def read_stream():
+    def read(iterator):
         for _ in range(block):
-            assert next(stream)["image"].size[0] > 0
-
-    def read_fast():
-        for _ in range(block):
-            assert next(fast)["image"].size[0] > 0
+            assert next(iterator)["image"].size[0] > 0
 
     def read_tars():
         for _ in range(block):
@@ -156,8 +152,8 @@ def paired_blocks(dataset: Path, tars, blobs, block: int = 100) -> dict[str, dic
             Image.open(io.BytesIO(data)).load()
 
     for start in range(1, len(blobs) - block + 1, block):
-        timed("datasets", read_stream)
-        timed("iter_samples", read_fast)
+        timed("datasets", lambda: read(stream))
+        timed("iter_samples", lambda: read(fast))
         timed("tars", read_tars)
         timed("pil", lambda chunk=blobs[start:start + block]: decode(chunk))
     return times

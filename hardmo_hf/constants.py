@@ -48,6 +48,15 @@ P2_CLASSES = FOOT_P2_TRAIN_CLASSES + FOOT_P2_TEST_CLASSES
 
 DEFAULT_TEST_FRACTION = 0.2
 DEFAULT_SPLIT_SEED = 0
+# Default partition of a build: one task per UNITS_PER_TASK units, however large the input. A task's memory (its
+# row-group buffers, bounded by hardmo_hf.data.shards.ShardOptions.buffer_bytes, and its id list) follows the size
+# of its slice, never the size of the input, so a 4x larger input means 4x the tasks at the same memory per worker.
+# 64 clips of HardMo (~300 frames each, 150 KB JPEGs) are ~3 GB of rows per task: its files reach the 0.5-1 GB
+# target. A task also has a fixed cost (datatrove's logs and stats, its files, its id table: ~15 ms) that clips of
+# a few frames pay often: 64 units build the 5,040-frame bench input ~20 % faster than 32; 128 would be faster
+# still, but its tasks hold several classes at 1x input and one at 4x, so small inputs' row groups, and peak
+# memory, would follow the input.
+UNITS_PER_TASK = 64
 
 PROTOCOLS = {
     "normal": "HardMo-Normal, subject-disjoint train/test over all classes (raw pseudo-labels).",

@@ -123,7 +123,6 @@ def load_pickle(data: str | os.PathLike | bytes | bytearray | memoryview | Binar
         source = source or path
         with open(path, "rb", buffering=0) as handle:  # one read of the whole file, then unpickle in memory:
             data = handle.read()  # ~2x faster than unpickling through a buffered file for small label files
-        return _load(io.BytesIO(data), source)
     if isinstance(data, (bytes, bytearray, memoryview)):
         return _load(io.BytesIO(data), source or "<bytes>")
     return _load(data, source or getattr(data, "name", "<stream>"))

@@ -20,6 +20,7 @@ def register(subparsers) -> None:
         DEFAULT_CONFIDENCE_THRESHOLD,
         DEFAULT_SPLIT_SEED,
         DEFAULT_TEST_FRACTION,
+        UNITS_PER_TASK,
     )
 
     build = subparsers.add_parser(
@@ -38,9 +39,9 @@ def register(subparsers) -> None:
                        help="tasks run in parallel on this machine (default: CPUs, at most 8); does not change "
                             "the output")
     build.add_argument("--tasks", type=int, default=None,
-                       help="number of build tasks the input is cut into (default: one per 32 work units, so "
-                            "memory per worker does not grow with the input); part of the output's identity: "
-                            "shards are named after their task")
+                       help=f"number of build tasks the input is cut into (default: one per {UNITS_PER_TASK} work "
+                            "units, so memory per worker does not grow with the input); part of the output's "
+                            "identity: shards are named after their task")
     build.add_argument("--format", choices=FORMATS, default="auto", help="input format (default: detect)")
     build.add_argument("--subject-map", metavar="FILE",
                        help="clip -> subject map (.json {\"<category>/<clip_id>\": subject} or .csv "

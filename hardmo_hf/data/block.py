@@ -24,7 +24,7 @@ import pyarrow as pa
 from ..constants import BBOX_SCALE_UNIT, WHOLEBODY33_FROM_WHOLEBODY133, category_group
 from .arrow_arrays import binary_array, bool_array, fixed_list_array, numeric_array
 from .keypoint_convert import wholebody33_from_label44
-from .record import PersonRecord, Reject
+from .record import PersonRecord, Reject, format_sample_id
 from .schema import ARRAY_COLUMNS, NULLABLE_COLUMNS
 
 __all__ = ["BLOCK_ARRAYS", "CHUNK_ITEMS", "RecordBlock", "RecordChunk", "chunks_from_items"]
@@ -223,10 +223,10 @@ class RecordBlock:
     # Derived columns
     # ------------------------------------------------------------------------------------------------
     def sample_ids(self) -> list[str]:
-        """``<category>/<clip_id>/<frame:06d>_<person>`` of each row."""
+        """The sample id of each row (:func:`~hardmo_hf.data.record.format_sample_id`)."""
         c = self.columns
-        return [f"{category}/{clip}/{frame:06d}_{person}" for category, clip, frame, person in
-                zip(c["category"], c["clip_id"], c["frame_index"].tolist(), c["person_id"].tolist())]
+        return list(map(format_sample_id, c["category"], c["clip_id"], c["frame_index"].tolist(),
+                        c["person_id"].tolist()))
 
     def image_paths(self) -> list[str]:
         """``<category>/<clip_id>/<frame:06d>.jpg|png``: the stored name of each row's image."""

@@ -46,6 +46,7 @@ from ..constants import (
     DEFAULT_SPLIT_SEED,
     DEFAULT_TEST_FRACTION,
     SPLITS,
+    UNITS_PER_TASK,
 )
 from .arrow_arrays import binary_array, numeric_array, numeric_values
 from .block import RecordBlock, RecordChunk, chunks_from_items
@@ -85,14 +86,6 @@ BUILD_DIR = ".build"
 PLAN_NAME = "plan.json"
 STATS_NAME = "stats.json"
 REJECTS_NAME = "rejects.jsonl"
-# Default partition: one task per UNITS_PER_TASK units, however large the input. A task's memory (its row-group
-# buffers, bounded by ShardOptions.buffer_bytes, and its id list) follows the size of its slice, never the size of
-# the input, so a 4x larger input means 4x the tasks at the same memory per worker. 64 clips of HardMo (~300
-# frames each, 150 KB JPEGs) are ~3 GB of rows per task: its files reach the 0.5-1 GB target. A task also has a
-# fixed cost (datatrove's logs and stats, its files, its id table: ~15 ms) that clips of a few frames pay often:
-# 64 units build the 5,040-frame bench input ~20 % faster than 32; 128 would be faster still, but its tasks hold
-# several classes at 1x input and one at 4x, so small inputs' row groups, and peak memory, would follow the input.
-UNITS_PER_TASK = 64
 PLAN_VERSION = 1
 # Fault injection for the kill-and-resume tests: "<rank>:<records>" kills the whole build (its process
 # group, SIGKILL) once task <rank> has handled that many input records (checked after each chunk: its rows are
@@ -483,7 +476,7 @@ def run_task(output_dir, rank: int) -> dict:
             if check_complete and len(block):
                 block, positions = drop_incomplete_images(block, positions, pending)
             sample_ids = block.sample_ids()
-            kept, kept_rows, rejected = record_filter.filter_block(block, block.columns["source"], sample_ids)
+            kept, kept_rows, rejected = record_filter.filter_block(block, sample_ids)
             pending.extend((positions[row], item) for row, item in rejected)
             counts["accepted"] += accept(kept, [sample_ids[row] for row in kept_rows.tolist()],
                                          positions[kept_rows], pending)
@@ -723,14 +716,6 @@ def build(config: BuildConfig, workers: int = 1, overwrite: bool = False, progre
     """
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=1, user_api="blas"):  # see WriteShards; forked workers keep the limit
-        return _build(config, workers, overwrite, progress, quiet, start_method)
-
-
-def _build(config: BuildConfig, workers: int, overwrite: bool, progress: bool, quiet: bool,
-           start_method: str) -> dict:
     started = time.perf_counter()
     plan = plan_build(config, overwrite=overwrite)
     shards_executor, final_executor = make_local_executors(plan, workers, quiet=quiet, start_method=start_method)

@@ -175,9 +175,10 @@ def pose_is_plausible(body_pose: np.ndarray) -> bool:
     return not pose_violations(body_pose)
 
 
-def filter_block(block: RecordBlock, config: FilterConfig = FilterConfig(), sources: list[str] | None = None,
-                 sample_ids: list[str] | None = None) -> tuple[RecordBlock, np.ndarray, list[tuple[int, Reject]], Counter]:
-    """Apply the filters to every row of ``block`` at once (``block`` is not modified).
+def filter_block(block: RecordBlock, config: FilterConfig = FilterConfig(), sample_ids: list[str] | None = None
+                 ) -> tuple[RecordBlock, np.ndarray, list[tuple[int, Reject]], Counter]:
+    """Apply the filters to every row of ``block`` at once (``block`` is not modified). ``sample_ids``: the
+    block's :meth:`~hardmo_hf.data.block.RecordBlock.sample_ids`, when the caller already has them.
 
     Returns:
         ``(kept, kept_rows, rejects, outcomes)``: the kept rows as a new block (confidences suppressed, SMPL flags
@@ -223,7 +224,7 @@ def filter_block(block: RecordBlock, config: FilterConfig = FilterConfig(), sour
                 last_reason[row] = ("implausible_pose", "; ".join(violations))
 
     rejected: dict[int, Reject] = {}
-    sources = columns["source"] if sources is None else sources
+    sources = columns["source"]
     sample_ids = block.sample_ids() if sample_ids is None else sample_ids
     if config.invalid_smpl == "reject":
         for row, (reason, detail) in last_reason.items():
@@ -261,7 +262,7 @@ def filter_record(record: PersonRecord, config: FilterConfig = FilterConfig()) -
     block, bad = RecordBlock.from_records([record])
     if bad:
         raise ValueError(f"{record.source}: {bad[0][1]}")
-    kept, _, rejects, counts = filter_block(block, config, [record.source], [record.sample_id])
+    kept, _, rejects, counts = filter_block(block, config, [record.sample_id])
     outcomes = [name for name in FILTER_OUTCOMES if counts[name]]
     if rejects:
         return rejects[0][1], outcomes
@@ -286,7 +287,7 @@ class RecordFilter:
 
     >>> flt = RecordFilter(FilterConfig.paper())
     >>> kept_or_reject = flt(record)          # doctest: +SKIP
-    >>> kept, rows, rejects = flt.filter_block(block, sources, sample_ids)   # doctest: +SKIP
+    >>> kept, rows, rejects = flt.filter_block(block, sample_ids)   # doctest: +SKIP
     >>> flt.counts["few_keypoints"]           # doctest: +SKIP
     """
 
@@ -300,10 +301,10 @@ class RecordFilter:
         self.counts["rejected" if isinstance(result, Reject) else "kept"] += 1
         return result
 
-    def filter_block(self, block: RecordBlock, sources: list[str] | None = None,
-                     sample_ids: list[str] | None = None) -> tuple[RecordBlock, np.ndarray, list[tuple[int, Reject]]]:
+    def filter_block(self, block: RecordBlock, sample_ids: list[str] | None = None
+                     ) -> tuple[RecordBlock, np.ndarray, list[tuple[int, Reject]]]:
         """:func:`filter_block` of ``block``, counted; returns ``(kept, kept_rows, rejects)``."""
-        kept, kept_rows, rejects, outcomes = filter_block(block, self.config, sources, sample_ids)
+        kept, kept_rows, rejects, outcomes = filter_block(block, self.config, sample_ids)
         self.counts.update(outcomes)
         self.counts["kept"] += len(kept_rows)
         self.counts["rejected"] += len(rejects)

@@ -21,6 +21,11 @@ import numpy as np
 from ..constants import BBOX_SCALE_UNIT, category_group
 
 
+def format_sample_id(category: str, clip_id: str, frame_index: int, person_id: int) -> str:
+    """The stable id of one person in one frame: ``<category>/<clip_id>/<frame:06d>_<person>``."""
+    return f"{category}/{clip_id}/{frame_index:06d}_{person_id}"
+
+
 @dataclass
 class PersonRecord:
     """One person in one frame, as every reader produces it (numpy arrays, float32)."""
@@ -67,8 +72,8 @@ class PersonRecord:
 
     @property
     def sample_id(self) -> str:
-        """Stable id: ``<category>/<clip_id>/<frame:06d>_<person>``."""
-        return f"{self.category}/{self.clip_id}/{self.frame_index:06d}_{self.person_id}"
+        """Stable id: ``<category>/<clip_id>/<frame:06d>_<person>`` (:func:`format_sample_id`)."""
+        return format_sample_id(self.category, self.clip_id, self.frame_index, self.person_id)
 
     @property
     def category_group(self) -> str:

@@ -208,26 +208,30 @@ class ShardWriter:
         if state is None:
             shard_folder(*folder)  # validates the names
             state = self._folders[folder] = _FolderState(folder)
-        start = 0
+        start = start_bytes = 0  # the rows not yet buffered begin here; their bytes before it
         row_group_bytes, buffer_bytes = self.options.row_group_bytes, self.options.buffer_bytes
-        for row, size in enumerate(block.row_nbytes().tolist(), start=1):
+        sizes = block.row_nbytes().tolist()
+        added = 0  # bytes of rows 0..row
+        for row, size in enumerate(sizes, start=1):
+            added += size
             state.buffered_bytes += size
             self._buffered += size
             if state.buffered_bytes >= row_group_bytes:
-                self._buffer(state, block.slice(start, row))
-                start = row
+                self._buffer(state, block.slice(start, row), added - start_bytes)
+                start, start_bytes = row, added
                 self._flush(state)
             elif self._buffered > buffer_bytes:
-                self._buffer(state, block.slice(start, row))
-                start = row
+                self._buffer(state, block.slice(start, row), added - start_bytes)
+                start, start_bytes = row, added
                 self._flush(max(self._folders.values(), key=lambda s: (s.buffered_bytes, s.folder)))
         if start < len(block):
-            self._buffer(state, block.slice(start, len(block)))
+            self._buffer(state, block.slice(start, len(block)), added - start_bytes)
 
-    def _buffer(self, state: _FolderState, block: RecordBlock) -> None:
+    def _buffer(self, state: _FolderState, block: RecordBlock, nbytes: int) -> None:
+        """Append ``block`` (``nbytes`` by :meth:`RecordBlock.row_nbytes`) to the folder's unconverted rows."""
         state.blocks.append(block)
         state.num_rows += len(block)
-        state.blocks_bytes += int(block.row_nbytes().sum())
+        state.blocks_bytes += nbytes
         if state.blocks_bytes >= CONVERT_BYTES:
             self._convert(state)
 

@@ -17,6 +17,8 @@ from __future__ import annotations
 from transformers import PreTrainedConfig, VitPoseBackboneConfig
 from transformers.configuration_utils import SubConfigSpec
 
+from .constants_hardmo import FOCAL_LENGTH
+
 # ViT-H/16 at 256x192 as in HMR 2.0 / HardMo-4DHumans. LayerNorm eps 1e-6 and exact (erf) GELU are part of
 # the numerics the converted weights were trained with.
 VIT_HUGE_DEFAULTS = {
@@ -83,7 +85,7 @@ class HardMoHMR2Config(PreTrainedConfig):
     decoder_context_dim: int | None = None
     num_joints: int = 24
     num_betas: int = 10
-    focal_length: float = 5000.0
+    focal_length: float = FOCAL_LENGTH
     rot6d_layout: str = "hmr2"
     keypoints_2d_loss_weight: float = 0.01
     keypoints_3d_loss_weight: float = 0.05
@@ -198,7 +200,7 @@ class HardMoHMRConfig(PreTrainedConfig):
     rot6d_layout: str = "hmr2"
     flavor: str = "hardmo"
     image_size: int = 224
-    focal_length: float = 5000.0
+    focal_length: float = FOCAL_LENGTH
     keypoints_2d_loss_weight: float = 0.01
     keypoints_3d_loss_weight: float = 0.05
     global_orient_loss_weight: float = 0.001

@@ -35,6 +35,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .constants_hardmo import BBOX_SCALE_UNIT  # upstream "scale" = box size / 200 px
+
 # OpenCV ``warpAffine`` fixed-point constants (imgproc/imgwarp.cpp): sampling positions are computed with
 # AB_BITS fractional bits and quantised to INTER_BITS fractional bits; uint8 bilinear weights use
 # INTER_REMAP_COEF_BITS.
@@ -43,7 +45,6 @@ _INTER_BITS = 5
 _INTER_TAB_SIZE = 1 << _INTER_BITS
 _INTER_REMAP_COEF_BITS = 15
 _GAUSSIAN_TRUNCATE = 4.0  # scipy.ndimage.gaussian_filter default (used by scikit-image)
-_SCALE_UNIT = 200.0  # upstream "scale" = box size / 200 px
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -63,7 +64,7 @@ def hmr2_crop_window(box_xyxy, bbox_aspect_ratio=None) -> tuple[np.ndarray, floa
     """
     box = np.asarray(box_xyxy, dtype=np.float32)
     center = (box[2:4] + box[0:2]) / 2.0
-    size = (box[2:4] - box[0:2]) / _SCALE_UNIT * _SCALE_UNIT  # upstream: scale = wh / 200, then scale * 200
+    size = (box[2:4] - box[0:2]) / BBOX_SCALE_UNIT * BBOX_SCALE_UNIT  # upstream: scale = wh / 200, then scale * 200
     w, h = float(size[0]), float(size[1])
     if bbox_aspect_ratio is not None:
         w_t, h_t = bbox_aspect_ratio
@@ -384,7 +385,7 @@ def crop_hmr2(
 # SPIN crop (BEDLAM)
 # ----------------------------------------------------------------------------------------------------------
 def _spin_transform(center, scale: float, res: int) -> np.ndarray:
-    h = _SCALE_UNIT * scale
+    h = BBOX_SCALE_UNIT * scale
     t = np.zeros((3, 3))
     t[0, 0] = float(res) / h
     t[1, 1] = float(res) / h
@@ -396,7 +397,7 @@ def _spin_transform(center, scale: float, res: int) -> np.ndarray:
 
 def spin_window_corners(center, side: float, size: int) -> tuple[np.ndarray, np.ndarray]:
     """Integer corners ``ul``, ``br`` (x, y) of the SPIN window: image pixels ``[ul, br)`` are cropped."""
-    scale = float(np.float32(side)) / _SCALE_UNIT  # BEDLAM: bbox[2] / 200. with a float32 bbox
+    scale = float(np.float32(side)) / BBOX_SCALE_UNIT  # BEDLAM: bbox[2] / 200. with a float32 bbox
     inv = np.linalg.inv(_spin_transform(center, scale, size))
     ul = np.dot(inv, np.array([0.0, 0.0, 1.0]))[:2].astype(int)
     br = np.dot(inv, np.array([float(size), float(size), 1.0]))[:2].astype(int)

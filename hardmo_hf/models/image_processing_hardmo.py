@@ -37,10 +37,9 @@ from transformers.image_processing_utils import BaseImageProcessor, BatchFeature
 
 from .constants_hardmo import IMAGENET_MEAN, IMAGENET_STD, NUM_SMPLX45_JOINTS, SMPLX45_TO_WHOLEBODY33
 from .cropping_hardmo import crop_hmr2, crop_spin, hmr2_crop_window, spin_crop_window
-from .geometry_hardmo import rotmat_to_axis_angle
+from .geometry_hardmo import CAM_DEPTH_EPS, rotmat_to_axis_angle
 
 CROP_RULES = ("hmr2", "spin")
-CAM_DEPTH_EPS = 1e-9  # upstream's ``b * s + 1e-9`` in cam_crop_to_full
 
 # Crop settings of each released model (``HardMoImageProcessor.from_preset``).
 PRESETS = {

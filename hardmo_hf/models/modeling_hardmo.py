@@ -264,15 +264,6 @@ class HardMoPreTrainedModel(PreTrainedModel):
     def _rewrite_for_inference(self, dtype: torch.dtype) -> None:
         """Model-specific inference rewrites for the target ``dtype`` (run before the cast); none by default."""
 
-    def save_pretrained(self, save_directory, *args, **kwargs):
-        if getattr(self.backbone, "batchnorm_folded", False):
-            raise RuntimeError(
-                f"cannot save {type(self).__name__} to {save_directory}: its BatchNorms were folded into the "
-                "convolutions (prepare_for_inference() / fold_batchnorm()), so its weights no longer have the "
-                "checkpoint layout; save the model before preparing it, or reload it with from_pretrained()"
-            )
-        return super().save_pretrained(save_directory, *args, **kwargs)
-
     def compute_loss(self, outputs: HardMoMeshOutput, labels: dict) -> tuple[torch.Tensor, dict]:
         """``(loss, {"loss_<term>": unweighted term})`` for outputs of this model (see ``loss_hardmo``)."""
         with torch.autocast(device_type=outputs.betas.device.type, enabled=False):
@@ -379,6 +370,15 @@ class HardMoHMRModel(HardMoPreTrainedModel):
         convolutions, needed for bfloat16; inputs in the default layout are converted by the first convolution)."""
         self.backbone.fold_batchnorm()
         self.to(memory_format=torch.channels_last)
+
+    def save_pretrained(self, save_directory, *args, **kwargs):
+        if self.backbone.batchnorm_folded:
+            raise RuntimeError(
+                f"cannot save {type(self).__name__} to {save_directory}: its BatchNorms were folded into the "
+                "convolutions (prepare_for_inference() / fold_batchnorm()), so its weights no longer have the "
+                "checkpoint layout; save the model before preparing it, or reload it with from_pretrained()"
+            )
+        return super().save_pretrained(save_directory, *args, **kwargs)
 
     def forward(
         self,

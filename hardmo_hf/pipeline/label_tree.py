@@ -8,7 +8,6 @@ readers' own parser, so the pipeline accepts exactly what ``hardmo-hf build`` ac
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,11 +16,12 @@ import torch
 
 from ..constants import BBOX_SCALE_UNIT
 from ..data.readers._common import PersonLabel, RecordError, parse_person_label
+from ..data.readers.label_tree import LABEL_NAME
+from ..data.record import format_sample_id
 from ..safe_pickle import PickleLoadError, load_pickle
 from .fitting import NUM_FIT_POINTS, FitBatch
 
 NORMAL_TREE = "normal"
-LABEL_NAME = re.compile(r"^(?P<frame>\d+)_(?P<person>\d+)\.pyd$")
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ class SampleRef:
 
     @property
     def sample_id(self) -> str:
-        return f"{self.category}/{self.clip_id}/{self.frame:06d}_{self.person}"
+        return format_sample_id(self.category, self.clip_id, self.frame, self.person)
 
     @property
     def clip(self) -> str:

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from hardmo_hf.constants import BBOX_SCALE_UNIT
 from hardmo_hf.evaluation.evaluate import load_split
 from hardmo_hf.training.augment import NO_AUGMENTATION, AugmentationConfig
 from hardmo_hf.training.data import CropSpec, HardMoTrainingStream, collate, make_example
@@ -141,7 +142,7 @@ def test_training_crops_match_the_processor_crops(preset, sample_dataset):
     processor = HardMoImageProcessor.from_preset(preset, antialias=False)
     crop = CropSpec.from_processor(processor)
     row = first_rows(sample_dataset, 1, config="normal", split="test")[0]
-    half = float(row["scale"]) * 100
+    half = float(row["scale"]) * BBOX_SCALE_UNIT / 2
     cx, cy = (float(v) for v in row["center"])
     inputs = processor(images=[row_image(row)], boxes=[np.array([[cx - half, cy - half, cx + half, cy + half]])])
     assert crop.window_side(2 * half) == pytest.approx(float(inputs["box_size"][0]), rel=1e-6)

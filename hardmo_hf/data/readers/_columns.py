@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..record import PersonRecord, Reject
+from ..record import PersonRecord, Reject, format_sample_id
 from ._common import (
     RecordError,
     SampleNamer,
@@ -67,7 +67,7 @@ def records_from_columns(
         try:
             category, clip_id, frame = namer.parse(imgname)
             person_id = int(person_ids[row])
-            sample_id = f"{category}/{clip_id}/{frame:06d}_{person_id}"
+            sample_id = format_sample_id(category, clip_id, frame, person_id)
             if sample_id in seen:
                 raise RecordError("duplicate_sample_id", f"sample id {sample_id} already read in {name}")
             seen.add(sample_id)

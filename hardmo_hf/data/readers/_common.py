@@ -177,6 +177,13 @@ def parse_image_header(data: bytes) -> ImageInfo | None:
 # ----------------------------------------------------------------------------------------------------
 # Arrays
 # ----------------------------------------------------------------------------------------------------
+def squeezed_shape(shape: tuple, ndim: int) -> tuple:
+    """``shape`` without leading 1s beyond ``ndim`` axes: the shape quirk labels have ((1,10) -> (10,))."""
+    while len(shape) > ndim and shape[0] == 1:
+        shape = shape[1:]
+    return shape
+
+
 def coerce_array(value, key: str, shape: tuple[int, ...]) -> np.ndarray:
     """``value`` as a finite float32 array of ``shape``; leading singleton axes are dropped ((1,10) -> (10,))."""
     try:
@@ -184,11 +191,9 @@ def coerce_array(value, key: str, shape: tuple[int, ...]) -> np.ndarray:
     except (TypeError, ValueError) as exc:
         raise RecordError("wrong_type", f"{key} is not numeric ({type(value).__name__}: {exc})") from None
     if array.shape != shape:
-        original = array.shape
-        while array.ndim > len(shape) and array.shape[0] == 1:
-            array = array[0]
-        if array.shape != shape:
-            raise RecordError("wrong_shape", f"{key} has shape {original}, expected {shape}")
+        if squeezed_shape(array.shape, len(shape)) != shape:
+            raise RecordError("wrong_shape", f"{key} has shape {array.shape}, expected {shape}")
+        array = array.reshape(shape)
     if not np.isfinite(array).all():
         raise RecordError("non_finite", f"{key} contains NaN or inf")
     return array

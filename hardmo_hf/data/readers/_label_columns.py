@@ -24,7 +24,7 @@ from ...constants import (
     NUM_WHOLEBODY_KEYPOINTS,
 )
 from ..keypoint_convert import fingertips_from_wholebody133
-from ._common import KNOWN_LABEL_KEYS, PersonLabel, RecordError, parse_person_label
+from ._common import KNOWN_LABEL_KEYS, PersonLabel, RecordError, parse_person_label, squeezed_shape
 
 __all__ = ["LabelColumns", "parse_person_labels"]
 
@@ -119,13 +119,6 @@ def _stackable(keys: frozenset) -> bool:
             and ("global_orient" not in keys or "body_pose" in keys))
 
 
-def _squeezed(shape: tuple, ndim: int) -> tuple:
-    """``shape`` without leading 1s beyond ``ndim`` axes (``coerce_array``'s rule: (1,10) -> (10,))."""
-    while len(shape) > ndim and shape[0] == 1:
-        shape = shape[1:]
-    return shape
-
-
 def _spec(value):
     """What decides how a value is stacked: an array's shape and kind, or a scalar's type."""
     return (value.shape, value.dtype.kind) if type(value) is np.ndarray else type(value)
@@ -164,7 +157,7 @@ class _Stacker:
         for spec, rows in groups.items():
             target = shape_of(spec) if shape_of is not None else shape
             if (target is None or not isinstance(spec, tuple) or spec[1] not in _NUMERIC_KINDS
-                    or _squeezed(spec[0], len(target)) != target):
+                    or squeezed_shape(spec[0], len(target)) != target):
                 self.ok[rows] = False
                 if out is None:
                     return np.zeros((m, *shape), np.float32)

@@ -33,7 +33,7 @@ import numpy as np
 from ...constants import SUBSETS
 from ...safe_pickle import PickleLoadError, UnsafePickleError, load_pickle
 from ..block import CHUNK_ITEMS, RecordBlock, RecordChunk
-from ..record import PersonRecord, Reject
+from ..record import PersonRecord, Reject, format_sample_id
 from ._common import (
     IMAGE_CHECKS,
     IMAGE_EXTENSIONS,
@@ -50,7 +50,7 @@ from ._label_columns import parse_person_labels
 FORMAT = "label_tree"
 SUBJECT_MAP_NAMES = ("subjects.json", "subjects.csv")
 LABEL_SUFFIX = ".pyd"
-_LABEL_NAME = re.compile(r"^(?P<frame>\d+)_(?P<person>\d+)\.pyd$")
+LABEL_NAME = re.compile(r"^(?P<frame>\d+)_(?P<person>\d+)\.pyd$")  # <frame>_<person>.pyd
 _IMAGE_NAME = re.compile(r"^(?P<frame>\d+)$")
 # A well-formed label or (lower-case) image name: (frame, person, None) or (None, None, frame stem)
 _RECORD_NAME = re.compile(r"(\d+)_(\d+)\.pyd\Z|(\d+)\.(?:jpeg|jpg|png)\Z")
@@ -59,7 +59,8 @@ _SMPL_BETA_KEYS = ("betas", "has_betas")
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["FORMAT", "OPTIONS", "LabelTreeLayout", "list_units", "read_unit", "read_units_chunks", "resolve_layout"]
+__all__ = ["FORMAT", "LABEL_NAME", "OPTIONS", "LabelTreeLayout", "list_units", "read_unit", "read_units_chunks",
+           "resolve_layout"]
 
 
 @dataclass(frozen=True)
@@ -193,14 +194,9 @@ def _scan_clip(directory: str, rel: str, allow_images: bool) -> _Clip:
         suffix = suffix.lower()
         if is_dir:
             rejects.append(((-1, -1, 0, name), Reject(source, "unexpected_file", "a folder inside a clip folder")))
-        elif suffix == LABEL_SUFFIX:
-            match = _LABEL_NAME.match(name)
-            if match is None:
-                rejects.append(((-1, -1, 0, name), Reject(source, "bad_file_name",
-                                                       "label names are <frame>_<person>.pyd (digits)")))
-                continue
-            key = (int(match["frame"]), int(match["person"]))
-            labels.setdefault(key, []).append(name)
+        elif suffix == LABEL_SUFFIX:  # a well-named label took the fast path above
+            rejects.append(((-1, -1, 0, name), Reject(source, "bad_file_name",
+                                                   "label names are <frame>_<person>.pyd (digits)")))
         elif suffix in IMAGE_EXTENSIONS and allow_images:
             if _IMAGE_NAME.match(stem) is None:
                 rejects.append(((-1, -1, 0, name), Reject(source, "bad_file_name",
@@ -408,7 +404,7 @@ def _members(layout: LabelTreeLayout, subset: str, category: str, clip_id: str) 
         return set()
     found = set()
     for name in names:
-        match = _LABEL_NAME.match(name)
+        match = LABEL_NAME.match(name)
         if match:
             found.add((int(match["frame"]), int(match["person"])))
     return found
@@ -430,7 +426,7 @@ def _labels_in_order(clip: _Clip, rel: str, category: str, clip_id: str, extra_r
             continue
         frame, person, name, position = item
         source = f"{rel}/{name}"
-        sample_id = f"{category}/{clip_id}/{frame:06d}_{person}"
+        sample_id = format_sample_id(category, clip_id, frame, person)
         if position > 0:
             yield Reject(source, "duplicate_sample_id",
                          f"{clip.labels[(frame, person)][0]} already has sample id {sample_id}", sample_id)

@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ...safe_pickle import PickleLoadError, UnsafePickleError, load_pickle
-from ..record import PersonRecord, Reject
+from ..record import PersonRecord, Reject, format_sample_id
 from ._common import (
     FlatSourceOptions,
     RecordError,
@@ -181,7 +181,7 @@ def _flush(unit, key, members, seen_keys, seen_ids, namer, subjects, opts) -> It
     for index, person in enumerate(people):
         person_source = f"{label_source}[{index}]"
         person_id = _person_id(person, index)
-        sample_id = f"{category}/{clip_id}/{frame:06d}_{person_id}"
+        sample_id = format_sample_id(category, clip_id, frame, person_id)
         if sample_id in seen_ids:
             yield Reject(person_source, "duplicate_sample_id", f"sample id {sample_id} already read from this shard",
                          sample_id)
